@@ -1,0 +1,94 @@
+//! Application state shared by every request, and the authentication steps that
+//! need several of its parts at once.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ironcart_security::password::PasswordHasher;
+use ironcart_security::tokens::{SigningKeys, TokenConfig};
+use tokio::sync::Semaphore;
+
+use crate::clock::Clock;
+use crate::domain::payments::PaymentProvider;
+use crate::edge::auth::Principal;
+use crate::security::audit::SecurityEvents;
+use crate::security::rbac::Policy;
+use crate::store::Store;
+
+/// Lifetime of a refresh token (and so of an idle session).
+pub const REFRESH_TTL_SECS: i64 = 14 * 24 * 3600;
+/// Concurrent Argon2 computations; each holds ~19 MiB and a core for ~15 ms.
+pub const PASSWORD_HASH_SLOTS: usize = 4;
+/// How long a login waits for a hashing slot before the server answers 503.
+pub const PASSWORD_HASH_WAIT: Duration = Duration::from_secs(2);
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub max_line_quantity: i64,
+}
+
+/// Cheap to clone: everything lives behind one `Arc`.
+#[derive(Clone)]
+pub struct AppState(Arc<AppInner>);
+
+pub struct AppInner {
+    pub store: Store,
+    pub keys: SigningKeys,
+    pub token_config: TokenConfig,
+    pub hasher: Arc<PasswordHasher>,
+    pub policy: Policy,
+    pub events: SecurityEvents,
+    pub payments: Arc<dyn PaymentProvider>,
+    pub clock: Clock,
+    pub settings: Settings,
+    pub hash_slots: Semaphore,
+    /// Set once the router is built: it is derived from the route declarations.
+    pub openapi: std::sync::OnceLock<serde_json::Value>,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = AppInner;
+
+    fn deref(&self) -> &AppInner {
+        &self.0
+    }
+}
+
+impl AppState {
+    pub fn new(inner: AppInner) -> Self {
+        Self(Arc::new(inner))
+    }
+
+    pub fn now(&self) -> i64 {
+        self.clock.now()
+    }
+
+    /// Verifies an access token and re-checks, in one query, that its session is
+    /// live and its account active; permissions come from the account's current
+    /// roles, so revocations and role changes apply at once. The error is a short
+    /// reason code for the security event, never the token.
+    pub async fn principal_for_token(&self, token: &str) -> Result<Principal, &'static str> {
+        let claims = self
+            .keys
+            .verify_access_token(&self.token_config, token, self.now())
+            .map_err(|_| "invalid_access_token")?;
+        let state = self
+            .store
+            .account_state(&claims.sub, &claims.sid)
+            .await
+            .map_err(|_| "account_lookup_failed")?
+            .ok_or("unknown_session")?;
+        if !state.active {
+            return Err("account_disabled");
+        }
+        if state.session_revoked {
+            return Err("session_revoked");
+        }
+        Ok(Principal {
+            permissions: self.policy.permissions_of(&state.roles),
+            user_id: claims.sub,
+            session_id: claims.sid,
+            roles: state.roles,
+        })
+    }
+}

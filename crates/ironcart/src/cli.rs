@@ -1,0 +1,245 @@
+//! The `ironcart` command line: `serve`, `import`, `user` and `keys`.
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use crate::app::Settings;
+use crate::clock::Clock;
+use crate::config::{ServeArgs, StoreArgs, TlsSource};
+use crate::domain::customers::{self, Email};
+use crate::domain::payments::SandboxProvider;
+use crate::server::{self, StateParts};
+use crate::store::Store;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "ironcart",
+    version,
+    about = "A security-first eCommerce storefront API"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the API server.
+    Serve(ServeArgs),
+    /// Import a catalog.
+    Import {
+        #[command(subcommand)]
+        format: ImportFormat,
+    },
+    /// Manage accounts.
+    User {
+        #[command(subcommand)]
+        action: UserAction,
+    },
+    /// Manage keys.
+    Keys {
+        #[command(subcommand)]
+        action: KeyAction,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum ImportFormat {
+    /// A Shopify product CSV export.
+    Shopify {
+        file: PathBuf,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum UserAction {
+    /// Create an account with a role; the password is read from standard input.
+    Create {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        role: String,
+        #[arg(long, default_value = "Staff member")]
+        name: String,
+        /// Read the password from standard input (required: never pass it as a flag).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum KeyAction {
+    /// Add a new token signing key; new tokens use it, old ones stay verifiable.
+    RotateSigning {
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+pub async fn run() -> ExitCode {
+    crate::telemetry::init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve(args) => serve(args).await,
+        Command::Import {
+            format: ImportFormat::Shopify { file, store },
+        } => import_shopify(file, store).await,
+        Command::User {
+            action:
+                UserAction::Create {
+                    email,
+                    role,
+                    name,
+                    password_stdin: _,
+                    store,
+                },
+        } => create_user(email, role, name, store).await,
+        Command::Keys {
+            action: KeyAction::RotateSigning { store },
+        } => rotate_signing(store).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::error!(error = format!("{err:#}"), "ironcart stopped");
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn open_store(args: &StoreArgs) -> anyhow::Result<(Store, PathBuf)> {
+    let config = args.resolve()?;
+    crate::bootstrap::create_private_dir(&config.data_dir)?;
+    let store = Store::connect(&config.database_url)
+        .await
+        .context("cannot open the database")?;
+    Ok((store, config.data_dir))
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let config = args.resolve()?;
+    crate::bootstrap::create_private_dir(&config.store.data_dir)?;
+    let store = Store::connect(&config.store.database_url)
+        .await
+        .context("cannot open the database")?;
+    let state = server::build_state(StateParts {
+        store,
+        data_dir: config.store.data_dir.clone(),
+        public_url: config.public_url.clone(),
+        settings: Settings {
+            max_line_quantity: config.max_line_quantity,
+        },
+        payments: Arc::new(SandboxProvider::default()),
+        clock: Clock::System,
+    })
+    .await?;
+    crate::bootstrap::ensure_first_admin(&state, &config.store.data_dir).await?;
+    let tls = match &config.tls {
+        TlsSource::Disabled => {
+            tracing::warn!("serving plain HTTP: only run this behind a TLS-terminating proxy");
+            None
+        }
+        TlsSource::SelfSigned => {
+            let (cert, key) = crate::tls::ensure_self_signed(&config.store.data_dir)?;
+            Some(crate::tls::server_config(&cert, &key)?)
+        }
+        TlsSource::Files { cert, key } => Some(crate::tls::server_config(cert, key)?),
+    };
+    let listener = std::net::TcpListener::bind(config.listen)
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let running = server::spawn(listener, state.clone(), tls).await?;
+    tracing::info!(address = %running.addr, url = format!("{scheme}://{}", running.addr), "ironcart is listening");
+    server::shutdown_signal().await;
+    tracing::info!("shutting down: draining in-flight requests");
+    running.shutdown().await;
+    state.store.close().await;
+    Ok(())
+}
+
+async fn import_shopify(file: PathBuf, args: StoreArgs) -> anyhow::Result<()> {
+    let (store, _) = open_store(&args).await?;
+    let bytes = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+    let now = Clock::System.now();
+    match crate::domain::import::import_shopify(&store, &bytes, now).await {
+        Ok(report) => {
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            Ok(())
+        }
+        Err(problems) => {
+            for problem in &problems {
+                eprintln!("{}: {}", problem.location(), problem.reason);
+            }
+            anyhow::bail!(
+                "the file was not imported ({} problems); the catalog is unchanged",
+                problems.len()
+            )
+        }
+    }
+}
+
+async fn create_user(
+    email: String,
+    role: String,
+    name: String,
+    args: StoreArgs,
+) -> anyhow::Result<()> {
+    let (store, data_dir) = open_store(&args).await?;
+    let mut password = String::new();
+    std::io::stdin()
+        .read_to_string(&mut password)
+        .context("cannot read the password from standard input")?;
+    let password = ironcart_security::secret::SecretString::from(
+        password.trim_end_matches(['\r', '\n']).to_owned(),
+    );
+    let state = server::build_state(StateParts {
+        store,
+        data_dir,
+        public_url: String::new(),
+        settings: Settings {
+            max_line_quantity: 1,
+        },
+        payments: Arc::new(SandboxProvider::default()),
+        clock: Clock::System,
+    })
+    .await?;
+    anyhow::ensure!(
+        state.policy.role_exists(&role),
+        "unknown role {role:?}; roles: {}",
+        state.policy.role_names().join(", ")
+    );
+    let email = Email::parse(&email).map_err(|e| anyhow::anyhow!("email {e}"))?;
+    let user = customers::create_with_roles(&state, &email, &name, &password, &[role.as_str()])
+        .await
+        .map_err(|e| match e {
+            customers::AccountError::WeakPassword { message, .. } => {
+                anyhow::anyhow!("password rejected: {message}")
+            }
+            other => anyhow::anyhow!("{other}"),
+        })?;
+    println!(
+        "{}",
+        serde_json::json!({ "id": user.id, "email": user.email, "roles": user.roles })
+    );
+    Ok(())
+}
+
+async fn rotate_signing(args: StoreArgs) -> anyhow::Result<()> {
+    let config = args.resolve()?;
+    let dir = server::signing_key_dir(&config.data_dir);
+    let keys = ironcart_security::tokens::SigningKeys::rotate(&dir)
+        .context("cannot rotate the signing key")?;
+    let kid = keys.signing_kid();
+    println!("{}", serde_json::json!({ "new_signing_key": kid }));
+    Ok(())
+}

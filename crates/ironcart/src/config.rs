@@ -1,0 +1,178 @@
+//! Runtime configuration: command-line flags, `IRONCART_*` environment variables and an
+//! optional TOML file, merged in that order of precedence over built-in defaults.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use clap::Args;
+use serde::Deserialize;
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8443";
+pub const DEFAULT_DATA_DIR: &str = "./data";
+
+/// Options shared by every subcommand that opens the store.
+#[derive(Args, Debug, Clone, Default)]
+pub struct StoreArgs {
+    /// Directory for the embedded database, generated keys and certificates.
+    #[arg(long, env = "IRONCART_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Database URL (`sqlite://…` or `postgres://…`); default: SQLite in the data directory.
+    #[arg(long, env = "IRONCART_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// TOML configuration file; flags and environment variables override it.
+    #[arg(long, env = "IRONCART_CONFIG")]
+    pub config: Option<PathBuf>,
+}
+
+/// Options of `ironcart serve`.
+#[derive(Args, Debug, Clone, Default)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Address to listen on.
+    #[arg(long, env = "IRONCART_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// PEM certificate chain; with --tls-key replaces the generated self-signed one.
+    #[arg(long, env = "IRONCART_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for --tls-cert.
+    #[arg(long, env = "IRONCART_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Serve plain HTTP. Only for running behind a TLS-terminating load balancer.
+    #[arg(long, env = "IRONCART_INSECURE_PLAIN_HTTP")]
+    pub insecure_plain_http: bool,
+    /// Largest quantity of one variant in a cart line or order line.
+    #[arg(long, env = "IRONCART_MAX_LINE_QUANTITY")]
+    pub max_line_quantity: Option<i64>,
+    /// Public base URL, used as the token issuer (`iss`).
+    #[arg(long, env = "IRONCART_PUBLIC_URL")]
+    pub public_url: Option<String>,
+}
+
+/// The same options as a configuration file spells them.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<SocketAddr>,
+    data_dir: Option<PathBuf>,
+    database_url: Option<String>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
+    insecure_plain_http: Option<bool>,
+    max_line_quantity: Option<i64>,
+    public_url: Option<String>,
+}
+
+impl FileConfig {
+    fn load(path: Option<&Path>) -> anyhow::Result<Self> {
+        let Some(path) = path else {
+            return Ok(Self::default());
+        };
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read configuration file {}", path.display()))?;
+        toml::from_str(&text)
+            .with_context(|| format!("invalid configuration file {}", path.display()))
+    }
+}
+
+/// Where the data lives, fully resolved.
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    pub data_dir: PathBuf,
+    pub database_url: String,
+}
+
+/// Everything `serve` needs, fully resolved.
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    pub store: StoreConfig,
+    pub listen: SocketAddr,
+    pub tls: TlsSource,
+    pub max_line_quantity: i64,
+    pub public_url: String,
+}
+
+#[derive(Debug, Clone)]
+pub enum TlsSource {
+    /// Generate (once) and use a self-signed certificate in the data directory.
+    SelfSigned,
+    Files {
+        cert: PathBuf,
+        key: PathBuf,
+    },
+    /// Plain HTTP behind a TLS-terminating proxy; chosen explicitly only.
+    Disabled,
+}
+
+impl StoreArgs {
+    pub fn resolve(&self) -> anyhow::Result<StoreConfig> {
+        let file = FileConfig::load(self.config.as_deref())?;
+        Ok(resolve_store(self, &file))
+    }
+}
+
+fn resolve_store(args: &StoreArgs, file: &FileConfig) -> StoreConfig {
+    let data_dir = args
+        .data_dir
+        .clone()
+        .or_else(|| file.data_dir.clone())
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
+    let database_url = args
+        .database_url
+        .clone()
+        .or_else(|| file.database_url.clone())
+        .unwrap_or_else(|| sqlite_url(&data_dir));
+    StoreConfig {
+        data_dir,
+        database_url,
+    }
+}
+
+fn sqlite_url(data_dir: &Path) -> String {
+    format!(
+        "sqlite://{}?mode=rwc",
+        data_dir.join("ironcart.db").display()
+    )
+}
+
+impl ServeArgs {
+    pub fn resolve(&self) -> anyhow::Result<ServeConfig> {
+        let file = FileConfig::load(self.store.config.as_deref())?;
+        let store = resolve_store(&self.store, &file);
+        let listen = match self.listen.or(file.listen) {
+            Some(addr) => addr,
+            None => DEFAULT_LISTEN.parse()?,
+        };
+        let plain = self.insecure_plain_http || file.insecure_plain_http.unwrap_or(false);
+        let cert = self.tls_cert.clone().or(file.tls_cert);
+        let key = self.tls_key.clone().or(file.tls_key);
+        let tls = match (plain, cert, key) {
+            (true, _, _) => TlsSource::Disabled,
+            (false, Some(cert), Some(key)) => TlsSource::Files { cert, key },
+            (false, None, None) => TlsSource::SelfSigned,
+            _ => anyhow::bail!("tls_cert and tls_key must be given together"),
+        };
+        let max_line_quantity = self
+            .max_line_quantity
+            .or(file.max_line_quantity)
+            .unwrap_or(crate::domain::cart::DEFAULT_MAX_LINE_QUANTITY);
+        anyhow::ensure!(
+            (1..=10_000).contains(&max_line_quantity),
+            "max_line_quantity must be between 1 and 10000"
+        );
+        let scheme = if plain { "http" } else { "https" };
+        let public_url = self
+            .public_url
+            .clone()
+            .or(file.public_url)
+            .unwrap_or_else(|| format!("{scheme}://{listen}"));
+        Ok(ServeConfig {
+            store,
+            listen,
+            tls,
+            max_line_quantity,
+            public_url,
+        })
+    }
+}

@@ -1,0 +1,6 @@
+//! Ironcart's integration suite: one binary, a fresh server and a fresh database per
+//! test, all through real HTTPS. `IRONCART_TEST_DATABASE=postgres://…` runs every
+//! test on PostgreSQL (a new database each); the default is SQLite in a temp dir.
+
+mod common;
+mod smoke;
