@@ -48,13 +48,15 @@ pub async fn build_state(parts: StateParts) -> anyhow::Result<AppState> {
             "stored role permissions name unknown permissions; they grant nothing"
         );
     }
+    let hasher = Arc::new(PasswordHasher::default());
+    warm_dummy_hash(&hasher).await;
     let token_config = TokenConfig::new(parts.public_url.clone(), TOKEN_AUDIENCE);
     Ok(AppState::new(AppInner {
         events: SecurityEvents::new(parts.store.clone()),
         store: parts.store,
         keys,
         token_config,
-        hasher: Arc::new(PasswordHasher::default()),
+        hasher,
         policy,
         payments: parts.payments,
         clock: parts.clock,
@@ -62,6 +64,16 @@ pub async fn build_state(parts: StateParts) -> anyhow::Result<AppState> {
         hash_slots: Semaphore::new(PASSWORD_HASH_SLOTS),
         openapi: OnceLock::new(),
     }))
+}
+
+/// Computes the unknown-user dummy hash once now, so the first login for an unknown
+/// email is not slower than the others (which would tell it apart).
+async fn warm_dummy_hash(hasher: &Arc<PasswordHasher>) {
+    let hasher = hasher.clone();
+    let _ = tokio::task::spawn_blocking(move || {
+        hasher.verify_unknown_user(&ironcart_security::SecretString::from("warm-up"))
+    })
+    .await;
 }
 
 /// A server running in the background.

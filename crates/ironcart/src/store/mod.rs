@@ -81,6 +81,9 @@ impl Store {
                 "database URL must start with sqlite: or postgres:".into(),
             ));
         };
+        if backend == Backend::Sqlite {
+            create_private_sqlite_file(url)?;
+        }
         let options = AnyConnectOptions::from_str(url)?
             .log_statements(tracing::log::LevelFilter::Trace)
             .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_secs(1));
@@ -128,6 +131,28 @@ impl Store {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+/// Creates the SQLite database file with mode 0600 before SQLite does (SQLite gives
+/// its -wal and -shm files the database file's mode).
+fn create_private_sqlite_file(url: &str) -> StoreResult<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:")
+        .split('?')
+        .next()
+        .unwrap_or("");
+    if path.is_empty() || path.starts_with(':') || std::path::Path::new(path).exists() {
+        return Ok(());
+    }
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map(drop)
+        .map_err(|e| StoreError::Database(sqlx::Error::Io(e)))
 }
 
 /// Serialises a list of strings for a TEXT column.
