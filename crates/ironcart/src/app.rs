@@ -12,8 +12,10 @@ use crate::clock::Clock;
 use crate::domain::payments::PaymentProvider;
 use crate::edge::auth::Principal;
 use crate::security::audit::SecurityEvents;
+use crate::security::ratelimit::{LimitClass, Limited, RateLimitSettings, RateLimits};
 use crate::security::rbac::Policy;
 use crate::store::Store;
+use ipnet::IpNet;
 
 /// Lifetime of a refresh token (and so of an idle session).
 pub const REFRESH_TTL_SECS: i64 = 14 * 24 * 3600;
@@ -25,6 +27,38 @@ pub const PASSWORD_HASH_WAIT: Duration = Duration::from_secs(2);
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub max_line_quantity: i64,
+    pub rate_limits: RateLimitSettings,
+    /// Peers whose `X-Forwarded-For` is believed (the load balancers).
+    pub trusted_proxies: Vec<IpNet>,
+    /// Requests served at once; more are shed with 503.
+    pub max_in_flight: usize,
+    /// How long a client may take to send its request headers (slowloris).
+    pub header_read_timeout: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            max_line_quantity: crate::domain::cart::DEFAULT_MAX_LINE_QUANTITY,
+            rate_limits: RateLimitSettings::default(),
+            trusted_proxies: Vec::new(),
+            max_in_flight: DEFAULT_MAX_IN_FLIGHT,
+            header_read_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+pub const DEFAULT_MAX_IN_FLIGHT: usize = 1024;
+
+/// Logs a refusal under the `security` target.
+pub fn log_rate_limited(limited: &Limited) {
+    tracing::warn!(
+        target: "security",
+        action = "ratelimit.exceeded",
+        policy = limited.class.name(),
+        retry_after_secs = limited.retry_after.as_secs(),
+        "rate limit exceeded"
+    );
 }
 
 /// Cheap to clone: everything lives behind one `Arc`.
@@ -42,6 +76,7 @@ pub struct AppInner {
     pub clock: Clock,
     pub settings: Settings,
     pub hash_slots: Semaphore,
+    pub limits: RateLimits,
     /// Set once the router is built: it is derived from the route declarations.
     pub openapi: std::sync::OnceLock<serde_json::Value>,
 }
@@ -61,6 +96,15 @@ impl AppState {
 
     pub fn now(&self) -> i64 {
         self.clock.now()
+    }
+
+    /// Counts a request against a rate-limit class; refusals are logged (not
+    /// persisted: a flood must not turn into a flood of database writes).
+    pub fn rate_limit(&self, class: LimitClass, key: &str) -> Result<(), Limited> {
+        self.limits
+            .check(class, key)
+            .map(|_| ())
+            .inspect_err(log_rate_limited)
     }
 
     /// Verifies an access token and re-checks, in one query, that its session is

@@ -138,6 +138,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         public_url: config.public_url.clone(),
         settings: Settings {
             max_line_quantity: config.max_line_quantity,
+            trusted_proxies: config.trusted_proxies.clone(),
+            max_in_flight: config.max_in_flight,
+            ..Settings::default()
         },
         payments: Arc::new(SandboxProvider::default()),
         clock: Clock::System,
@@ -206,9 +209,7 @@ async fn create_user(
         store,
         data_dir,
         public_url: String::new(),
-        settings: Settings {
-            max_line_quantity: 1,
-        },
+        settings: Settings::default(),
         payments: Arc::new(SandboxProvider::default()),
         clock: Clock::System,
     })

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::Args;
+use ipnet::IpNet;
 use serde::Deserialize;
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8443";
@@ -48,6 +49,16 @@ pub struct ServeArgs {
     /// Public base URL, used as the token issuer (`iss`).
     #[arg(long, env = "IRONCART_PUBLIC_URL")]
     pub public_url: Option<String>,
+    /// A load balancer address or network whose X-Forwarded-For is trusted (repeatable).
+    #[arg(
+        long = "trusted-proxy",
+        env = "IRONCART_TRUSTED_PROXIES",
+        value_delimiter = ','
+    )]
+    pub trusted_proxies: Vec<IpNet>,
+    /// Requests served at once before new ones are shed with 503.
+    #[arg(long, env = "IRONCART_MAX_IN_FLIGHT")]
+    pub max_in_flight: Option<usize>,
 }
 
 /// The same options as a configuration file spells them.
@@ -62,6 +73,8 @@ struct FileConfig {
     insecure_plain_http: Option<bool>,
     max_line_quantity: Option<i64>,
     public_url: Option<String>,
+    trusted_proxies: Option<Vec<IpNet>>,
+    max_in_flight: Option<usize>,
 }
 
 impl FileConfig {
@@ -91,6 +104,8 @@ pub struct ServeConfig {
     pub tls: TlsSource,
     pub max_line_quantity: i64,
     pub public_url: String,
+    pub trusted_proxies: Vec<IpNet>,
+    pub max_in_flight: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -167,12 +182,24 @@ impl ServeArgs {
             .clone()
             .or(file.public_url)
             .unwrap_or_else(|| format!("{scheme}://{listen}"));
+        let trusted_proxies = if self.trusted_proxies.is_empty() {
+            file.trusted_proxies.unwrap_or_default()
+        } else {
+            self.trusted_proxies.clone()
+        };
+        let max_in_flight = self
+            .max_in_flight
+            .or(file.max_in_flight)
+            .unwrap_or(crate::app::DEFAULT_MAX_IN_FLIGHT);
+        anyhow::ensure!(max_in_flight >= 1, "max_in_flight must be at least 1");
         Ok(ServeConfig {
             store,
             listen,
             tls,
             max_line_quantity,
             public_url,
+            trusted_proxies,
+            max_in_flight,
         })
     }
 }

@@ -17,6 +17,7 @@ use crate::app::{AppInner, AppState, PASSWORD_HASH_SLOTS, Settings};
 use crate::clock::Clock;
 use crate::domain::payments::PaymentProvider;
 use crate::security::audit::SecurityEvents;
+use crate::security::ratelimit::RateLimits;
 use crate::security::rbac::Policy;
 use crate::store::Store;
 
@@ -51,7 +52,9 @@ pub async fn build_state(parts: StateParts) -> anyhow::Result<AppState> {
     let hasher = Arc::new(PasswordHasher::default());
     warm_dummy_hash(&hasher).await;
     let token_config = TokenConfig::new(parts.public_url.clone(), TOKEN_AUDIENCE);
+    let limits = RateLimits::new(&parts.settings.rate_limits);
     Ok(AppState::new(AppInner {
+        limits,
         events: SecurityEvents::new(parts.store.clone()),
         store: parts.store,
         keys,
@@ -83,6 +86,29 @@ pub struct Running {
     pub task: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
+/// Bytes of request line and headers buffered per HTTP/1 connection.
+pub const MAX_HEADER_BYTES: usize = 16 * 1024;
+/// Concurrent streams per HTTP/2 connection.
+pub const MAX_H2_STREAMS: u32 = 64;
+
+/// Connection-level limits of the HTTP/1.1 and HTTP/2 servers.
+fn protocol_limits(
+    builder: &mut hyper_util::server::conn::auto::Builder<hyper_util::rt::TokioExecutor>,
+    header_read_timeout: Duration,
+) {
+    builder
+        .http1()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(header_read_timeout)
+        .max_buf_size(MAX_HEADER_BYTES.max(8192));
+    builder
+        .http2()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .max_concurrent_streams(MAX_H2_STREAMS)
+        .max_header_list_size(MAX_HEADER_BYTES as u32)
+        .keep_alive_interval(Some(Duration::from_secs(30)));
+}
+
 /// Serves the app on an already bound listener; TLS when a config is given.
 pub async fn spawn(
     listener: std::net::TcpListener,
@@ -91,17 +117,28 @@ pub async fn spawn(
 ) -> anyhow::Result<Running> {
     listener.set_nonblocking(true)?;
     let addr = listener.local_addr()?;
+    let header_read_timeout = state.settings.header_read_timeout;
+    let limits_state = state.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            limits_state.limits.forget_idle_keys();
+        }
+    });
     let app = crate::edge::router::build(state);
     let service = app.into_make_service_with_connect_info::<SocketAddr>();
     let handle = Handle::new();
     let task = match tls {
         Some(config) => {
             let config = RustlsConfig::from_config(Arc::new(config));
-            let server = axum_server::from_tcp_rustls(listener, config).handle(handle.clone());
+            let mut server = axum_server::from_tcp_rustls(listener, config).handle(handle.clone());
+            protocol_limits(server.http_builder(), header_read_timeout);
             tokio::spawn(server.serve(service))
         }
         None => {
-            let server = axum_server::from_tcp(listener).handle(handle.clone());
+            let mut server = axum_server::from_tcp(listener).handle(handle.clone());
+            protocol_limits(server.http_builder(), header_read_timeout);
             tokio::spawn(server.serve(service))
         }
     };

@@ -15,7 +15,9 @@ use axum::response::{IntoResponse, Response};
 use super::error::ApiError;
 use crate::app::AppState;
 use crate::security::audit::{AuditEvent, Outcome};
+use crate::security::ratelimit::LimitClass;
 use crate::security::rbac::{Access, Permission};
+use axum::http::Method;
 
 /// The authenticated caller.
 #[derive(Debug, Clone)]
@@ -91,24 +93,65 @@ async fn reject_token(app: &AppState, reason: &'static str) -> Response {
     ApiError::Unauthenticated.into_response()
 }
 
-/// Enforces a route's declared access. Anonymous callers of protected routes get
-/// 401; signed-in callers lacking the permission get 403 and a security event.
-pub async fn authorize(app: &AppState, access: Access, request: Request, next: Next) -> Response {
-    let Access::Requires(permission) = access else {
-        return next.run(request).await;
-    };
-    let Some(principal) = request.extensions().get::<Principal>() else {
-        return ApiError::Unauthenticated.into_response();
-    };
-    if principal.can(permission) {
-        return next.run(request).await;
+/// Enforces a route's declared access, then its rate-limit class. Anonymous
+/// callers of protected routes get 401; signed-in callers lacking the permission get
+/// 403 and a security event. Writes are also counted per principal.
+pub async fn authorize(
+    app: &AppState,
+    access: Access,
+    limit: Option<LimitClass>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let principal_id = request
+        .extensions()
+        .get::<Principal>()
+        .map(|p| p.user_id.clone());
+    if let Access::Requires(permission) = access {
+        let allowed = request
+            .extensions()
+            .get::<Principal>()
+            .map(|p| p.can(permission));
+        match (allowed, &principal_id) {
+            (Some(true), _) => {}
+            (Some(false), Some(user_id)) => {
+                let (method, path) = (request.method().clone(), request.uri().path().to_owned());
+                return deny(app, user_id, permission, &method, path).await;
+            }
+            _ => return ApiError::Unauthenticated.into_response(),
+        }
     }
+    let is_write = !matches!(*request.method(), Method::GET | Method::HEAD);
+    let mut classes = Vec::with_capacity(2);
+    classes.extend(limit);
+    if is_write && principal_id.is_some() {
+        classes.push(LimitClass::Write);
+    }
+    for class in classes {
+        let key = match (&principal_id, class.keyed_by_principal()) {
+            (Some(id), true) => id.clone(),
+            _ => super::context::current_client_ip().unwrap_or_default(),
+        };
+        if let Err(limited) = app.rate_limit(class, &key) {
+            return ApiError::RateLimited(limited).into_response();
+        }
+    }
+    next.run(request).await
+}
+
+async fn deny(
+    app: &AppState,
+    user_id: &str,
+    permission: Permission,
+    method: &Method,
+    path: String,
+) -> Response {
     let event = AuditEvent::new(app.now(), "authz.denied", Outcome::Denied)
-        .actor(principal.user_id.clone())
-        .target(request.uri().path().to_owned())
+        .actor(user_id.to_owned())
+        .target(path)
         .details(serde_json::json!({
             "permission": permission.as_str(),
-            "method": request.method().as_str(),
+            "method": method.as_str(),
         }));
     app.events.record(event).await;
     ApiError::Forbidden.into_response()

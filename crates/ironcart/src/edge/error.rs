@@ -5,6 +5,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
+use crate::security::ratelimit::{LimitClass, LimitQuota, Limited};
 use crate::store::StoreError;
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
@@ -52,7 +53,7 @@ pub enum ApiError {
     #[error("payload too large")]
     PayloadTooLarge,
     #[error("too many requests")]
-    TooManyRequests { retry_after_secs: u64 },
+    RateLimited(Limited),
     #[error("service unavailable")]
     Unavailable { retry_after_secs: u64 },
     #[error("internal error")]
@@ -114,7 +115,7 @@ impl ApiError {
                 "payload-too-large",
                 "Request body too large",
             ),
-            TooManyRequests { .. } => (
+            RateLimited(_) => (
                 StatusCode::TOO_MANY_REQUESTS,
                 "rate-limited",
                 "Too many requests",
@@ -192,9 +193,13 @@ impl IntoResponse for ApiError {
             ApiError::Unauthenticated => {
                 headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             }
-            ApiError::TooManyRequests { retry_after_secs }
-            | ApiError::Unavailable { retry_after_secs } => {
+            ApiError::Unavailable { retry_after_secs } => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+            }
+            ApiError::RateLimited(limited) => {
+                let seconds = limited.retry_after.as_secs() + 1;
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+                insert_rate_limit_headers(headers, limited.class, limited.quota, 0, seconds);
             }
             _ => {}
         }
@@ -215,3 +220,30 @@ impl From<StoreError> for ApiError {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+/// The IETF draft's `RateLimit-Policy` and `RateLimit` fields: the quota (q, the
+/// burst) per window (w, the seconds a full burst takes to replenish), what remains
+/// (r) and seconds until more is allowed (t). A stricter class already reported on
+/// the response is kept.
+pub fn insert_rate_limit_headers(
+    headers: &mut axum::http::HeaderMap,
+    class: LimitClass,
+    quota: LimitQuota,
+    remaining: u32,
+    reset_secs: u64,
+) {
+    if headers.contains_key("ratelimit") {
+        return;
+    }
+    let name = class.name();
+    let window = u64::from(quota.burst) * 60 / u64::from(quota.per_minute.max(1));
+    let policy = format!("\"{name}\";q={};w={window}", quota.burst);
+    let state = format!("\"{name}\";r={remaining};t={reset_secs}");
+    if let (Ok(policy), Ok(state)) = (
+        HeaderValue::from_str(&policy),
+        HeaderValue::from_str(&state),
+    ) {
+        headers.insert("ratelimit-policy", policy);
+        headers.insert("ratelimit", state);
+    }
+}

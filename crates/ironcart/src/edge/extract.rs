@@ -64,6 +64,11 @@ pub fn body_rejection(rejection: BytesRejection) -> ApiError {
 /// Deserialises JSON, turning serde's messages (which may quote input) into safe,
 /// field-level problems.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    if nesting_depth(bytes) > MAX_JSON_DEPTH {
+        return Err(ApiError::Malformed(format!(
+            "the JSON body is nested deeper than {MAX_JSON_DEPTH} levels"
+        )));
+    }
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     match serde_path_to_error::deserialize(&mut deserializer) {
         Ok(value) => {
@@ -74,6 +79,35 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         }
         Err(err) => Err(json_problem(&err)),
     }
+}
+
+/// No request of this API nests deeper; anything more is refused before parsing.
+pub const MAX_JSON_DEPTH: usize = 16;
+
+/// The deepest nesting of arrays and objects, counting only brackets outside strings.
+fn nesting_depth(bytes: &[u8]) -> usize {
+    let (mut depth, mut deepest, mut in_string, mut escaped) = (0usize, 0usize, false, false);
+    for &byte in bytes {
+        if in_string {
+            match (escaped, byte) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match byte {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
 }
 
 fn json_problem(err: &serde_path_to_error::Error<serde_json::Error>) -> ApiError {
@@ -227,5 +261,18 @@ pub mod check {
         } else {
             Err(errors)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::nesting_depth;
+
+    #[test]
+    fn nesting_is_measured_outside_strings_only() {
+        assert_eq!(nesting_depth(br#"{"a":[1,{"b":2}]}"#), 3);
+        assert_eq!(nesting_depth(br#"{"a":"[[[[{{{{"}"#), 1);
+        assert_eq!(nesting_depth(br#"{"a":"\"[[["}"#), 1);
+        assert_eq!(nesting_depth("[".repeat(10_000).as_bytes()), 10_000);
     }
 }

@@ -11,7 +11,34 @@ use axum::routing::{MethodFilter, on};
 
 use super::router::JSON_BODY_LIMIT;
 use crate::app::AppState;
+use crate::security::ratelimit::LimitClass;
 use crate::security::rbac::Access;
+
+/// Per-route limits beyond the defaults.
+#[derive(Debug, Clone, Copy)]
+pub struct RouteOptions {
+    pub body_limit: usize,
+    /// Counted before the body is read, so malformed requests count too.
+    pub limit: Option<LimitClass>,
+}
+
+impl Default for RouteOptions {
+    fn default() -> Self {
+        Self {
+            body_limit: JSON_BODY_LIMIT,
+            limit: None,
+        }
+    }
+}
+
+impl RouteOptions {
+    pub fn limited(limit: LimitClass) -> Self {
+        Self {
+            limit: Some(limit),
+            ..Self::default()
+        }
+    }
+}
 
 /// One declared route.
 #[derive(Debug, Clone)]
@@ -62,18 +89,25 @@ impl SecuredRouter {
         H: Handler<T, AppState>,
         T: 'static,
     {
-        self.route_with_body_limit(method, path, access, summary, handler, JSON_BODY_LIMIT)
+        self.route_with(
+            method,
+            path,
+            access,
+            summary,
+            handler,
+            RouteOptions::default(),
+        )
     }
 
-    /// As [`Self::route`], for a route that accepts bodies larger than JSON ones.
-    pub fn route_with_body_limit<H, T>(
+    /// As [`Self::route`], with a larger body limit or a rate-limit class of its own.
+    pub fn route_with<H, T>(
         mut self,
         method: Method,
         path: &str,
         access: Access,
         summary: &'static str,
         handler: H,
-        body_limit: usize,
+        options: RouteOptions,
     ) -> Self
     where
         H: Handler<T, AppState>,
@@ -82,12 +116,15 @@ impl SecuredRouter {
         let full_path = format!("{}{}", self.prefix, path);
         let filter = method_filter(&method);
         let state = self.state.clone();
-        let guarded = on(filter, handler)
-            .layer(DefaultBodyLimit::max(body_limit))
-            .route_layer(middleware::from_fn(move |request: Request, next: Next| {
-                let state = state.clone();
-                async move { super::auth::authorize(&state, access, request, next).await }
-            }));
+        let guarded =
+            on(filter, handler)
+                .layer(DefaultBodyLimit::max(options.body_limit))
+                .route_layer(middleware::from_fn(move |request: Request, next: Next| {
+                    let state = state.clone();
+                    async move {
+                        super::auth::authorize(&state, access, options.limit, request, next).await
+                    }
+                }));
         self.router = self.router.route(&full_path, guarded);
         self.specs.push(RouteSpec {
             method,

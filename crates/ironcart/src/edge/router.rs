@@ -4,16 +4,18 @@
 use std::time::Duration;
 
 use axum::Router;
+use axum::error_handling::HandleErrorLayer;
 use axum::http::Method;
 use axum::middleware;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::timeout::TimeoutLayer;
 
-use super::policy::{RouteSpec, SecuredRouter};
+use super::policy::{RouteOptions, RouteSpec, SecuredRouter};
 use super::routes::{accounts, admin, cart, catalog, meta, orders};
 use super::{auth, context, middleware as guards};
 use crate::app::AppState;
+use crate::security::ratelimit::LimitClass as L;
 use crate::security::rbac::Access::{Public, Requires};
 use crate::security::rbac::Permission as P;
 
@@ -57,26 +59,29 @@ pub fn routes(state: AppState) -> (Router<AppState>, Vec<RouteSpec>) {
             meta::docs,
         )
         .section("/api/v1/auth", "accounts")
-        .route(
+        .route_with(
             M::POST,
             "/register",
             Public,
             "Create a customer account",
             accounts::register,
+            RouteOptions::limited(L::RegisterAddress),
         )
-        .route(
+        .route_with(
             M::POST,
             "/login",
             Public,
             "Exchange credentials for tokens",
             accounts::login,
+            RouteOptions::limited(L::LoginAddress),
         )
-        .route(
+        .route_with(
             M::POST,
             "/refresh",
             Public,
             "Rotate a refresh token",
             accounts::refresh,
+            RouteOptions::limited(L::RefreshAddress),
         )
         .route(
             M::POST,
@@ -100,12 +105,13 @@ pub fn routes(state: AppState) -> (Router<AppState>, Vec<RouteSpec>) {
             "Update the caller's profile",
             accounts::update_me,
         )
-        .route(
+        .route_with(
             M::POST,
             "/me/password",
             Requires(P::ProfileWrite),
             "Change password; ends all sessions",
             accounts::change_password,
+            RouteOptions::limited(L::PasswordChange),
         )
         .section("/api/v1", "catalog")
         .route(
@@ -152,12 +158,13 @@ pub fn routes(state: AppState) -> (Router<AppState>, Vec<RouteSpec>) {
             cart::remove_item,
         )
         .section("/api/v1", "orders")
-        .route(
+        .route_with(
             M::POST,
             "/checkout",
             Requires(P::OrderPlace),
             "Place an order from the cart",
             orders::checkout,
+            RouteOptions::limited(L::Checkout),
         )
         .route(
             M::GET,
@@ -202,13 +209,16 @@ pub fn routes(state: AppState) -> (Router<AppState>, Vec<RouteSpec>) {
             "Update a variant's price or stock",
             admin::update_variant,
         )
-        .route_with_body_limit(
+        .route_with(
             M::POST,
             "/imports/shopify",
             Requires(P::ImportRun),
             "Import a Shopify product CSV",
             admin::import_shopify,
-            IMPORT_BODY_LIMIT,
+            RouteOptions {
+                body_limit: IMPORT_BODY_LIMIT,
+                limit: None,
+            },
         )
         .route(
             M::GET,
@@ -261,7 +271,21 @@ pub fn build(state: AppState) -> Router {
                         anyhow::anyhow!("handler panicked"),
                     ))
                 }))
-                .layer(middleware::from_fn(context::request_context))
+                .layer(HandleErrorLayer::new(|_: tower::BoxError| async {
+                    super::ApiError::Unavailable {
+                        retry_after_secs: 1,
+                    }
+                }))
+                .load_shed()
+                .concurrency_limit(state.settings.max_in_flight)
+                .layer(middleware::from_fn_with_state(
+                    state.clone(),
+                    context::request_context,
+                ))
+                .layer(middleware::from_fn_with_state(
+                    state.clone(),
+                    context::limit_by_address,
+                ))
                 .layer(middleware::from_fn(guards::security_headers))
                 .layer(middleware::from_fn(guards::problem_for_bare_errors))
                 .layer(TimeoutLayer::with_status_code(

@@ -2,4 +2,5 @@
 //! primitives (passwords, tokens, secrets) live in the `ironcart-security` crate.
 
 pub mod audit;
+pub mod ratelimit;
 pub mod rbac;

@@ -27,6 +27,15 @@ pub const ROLES: [&str; 6] = [
     "admin",
 ];
 
+/// Settings for tests: rate limits out of the way (tests of limits set their own).
+pub fn test_settings() -> Settings {
+    Settings {
+        max_line_quantity: 10,
+        rate_limits: ironcart::security::ratelimit::RateLimitSettings::unlimited_for_tests(),
+        ..Settings::default()
+    }
+}
+
 /// Path of a file in the shared test data (never copied into the repository).
 pub fn shared_data(relative: &str) -> PathBuf {
     let path =
@@ -72,13 +81,19 @@ pub async fn fresh_database_url(dir: &std::path::Path) -> String {
 
 impl TestApp {
     pub async fn spawn() -> Self {
-        Self::spawn_with(Settings {
-            max_line_quantity: 10,
-        })
-        .await
+        Self::spawn_with(test_settings()).await
     }
 
     pub async fn spawn_with(settings: Settings) -> Self {
+        Self::spawn_full(settings, true).await
+    }
+
+    /// Serves plain HTTP (as behind a TLS-terminating proxy), for raw-socket tests.
+    pub async fn spawn_plain(settings: Settings) -> Self {
+        Self::spawn_full(settings, false).await
+    }
+
+    async fn spawn_full(settings: Settings, tls: bool) -> Self {
         let data_dir = tempfile::tempdir().expect("temp dir");
         let url = fresh_database_url(data_dir.path()).await;
         let store = Store::connect(&url).await.expect("open store");
@@ -87,7 +102,8 @@ impl TestApp {
             time::OffsetDateTime::now_utc().unix_timestamp(),
         ));
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        let base = format!("https://{}", listener.local_addr().expect("addr"));
+        let scheme = if tls { "https" } else { "http" };
+        let base = format!("{scheme}://{}", listener.local_addr().expect("addr"));
         let state = server::build_state(StateParts {
             store,
             data_dir: data_dir.path().to_path_buf(),
@@ -99,8 +115,8 @@ impl TestApp {
         .await
         .expect("build state");
         let (cert, key) = ironcart::tls::ensure_self_signed(data_dir.path()).expect("certificate");
-        let tls = ironcart::tls::server_config(&cert, &key).expect("tls config");
-        let running = server::spawn(listener, state.clone(), Some(tls))
+        let tls_config = ironcart::tls::server_config(&cert, &key).expect("tls config");
+        let running = server::spawn(listener, state.clone(), tls.then_some(tls_config))
             .await
             .expect("spawn");
         let client = reqwest::Client::builder()

@@ -7,5 +7,6 @@
 
 mod common;
 mod e2e;
+mod limits;
 mod smoke;
 mod tls;

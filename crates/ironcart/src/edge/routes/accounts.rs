@@ -13,6 +13,7 @@ use crate::edge::dto::{
 };
 use crate::edge::error::{ApiError, ApiResult};
 use crate::edge::extract::ValidJson;
+use crate::security::ratelimit::LimitClass;
 
 pub async fn register(
     State(app): State<AppState>,
@@ -28,6 +29,11 @@ pub async fn login(
     State(app): State<AppState>,
     ValidJson(body): ValidJson<LoginRequest>,
 ) -> ApiResult<impl IntoResponse> {
+    let account = Email::parse(&body.email)
+        .map(|e| e.as_str().to_owned())
+        .unwrap_or_else(|_| body.email.to_lowercase());
+    app.rate_limit(LimitClass::LoginAccount, &account)
+        .map_err(ApiError::RateLimited)?;
     let pair = customers::login(&app, &body.email, &body.password).await?;
     Ok(Json(pair))
 }
