@@ -41,6 +41,14 @@ enum Step {
     AnyElement,
 }
 
+/// One step of a concrete path in the document being walked, borrowing the
+/// member name from it (no allocation per node).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Located<'a> {
+    Member(&'a str),
+    Element(usize),
+}
+
 /// A JSON path pattern for the allowlist, such as `$.payment.reference` or
 /// `$.items[*].note`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,18 +110,19 @@ impl JsonPath {
         Ok(Self(steps))
     }
 
-    /// Whether a concrete path (no wildcards) matches this pattern.
-    fn matches(&self, concrete: &[Step]) -> bool {
+    /// Whether a concrete path matches this pattern.
+    fn matches(&self, concrete: &[Located<'_>]) -> bool {
         self.0.len() == concrete.len()
             && self
                 .0
                 .iter()
                 .zip(concrete)
                 .all(|(pattern, step)| match (pattern, step) {
-                    (Step::AnyMember, Step::Member(_)) | (Step::AnyElement, Step::Element(_)) => {
-                        true
-                    }
-                    (pattern, step) => pattern == step,
+                    (Step::AnyMember, Located::Member(_))
+                    | (Step::AnyElement, Located::Element(_)) => true,
+                    (Step::Member(expected), Located::Member(name)) => expected == name,
+                    (Step::Element(expected), Located::Element(index)) => expected == index,
+                    _ => false,
                 })
     }
 }
@@ -135,34 +144,45 @@ fn parse_quoted(text: &str) -> Option<(String, &str)> {
 
 impl fmt::Display for JsonPath {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&render(&self.0))
+        let mut text = String::from("$");
+        for step in &self.0 {
+            match step {
+                Step::Member(name) => push_member(&mut text, name),
+                Step::Element(index) => text.push_str(&format!("[{index}]")),
+                Step::AnyMember => text.push_str(".*"),
+                Step::AnyElement => text.push_str("[*]"),
+            }
+        }
+        f.write_str(&text)
     }
 }
 
-fn render(steps: &[Step]) -> String {
+/// A concrete path as text, e.g. `$.items[2]["odd key"]`.
+fn render(path: &[Located<'_>]) -> String {
     let mut text = String::from("$");
-    for step in steps {
+    for step in path {
         match step {
-            Step::Member(name) if is_plain_name(name) => {
-                text.push('.');
-                text.push_str(name);
-            }
-            Step::Member(name) => {
-                text.push_str("[\"");
-                for c in name.chars() {
-                    if c == '"' || c == '\\' {
-                        text.push('\\');
-                    }
-                    text.push(c);
-                }
-                text.push_str("\"]");
-            }
-            Step::Element(index) => text.push_str(&format!("[{index}]")),
-            Step::AnyMember => text.push_str(".*"),
-            Step::AnyElement => text.push_str("[*]"),
+            Located::Member(name) => push_member(&mut text, name),
+            Located::Element(index) => text.push_str(&format!("[{index}]")),
         }
     }
     text
+}
+
+fn push_member(text: &mut String, name: &str) {
+    if is_plain_name(name) {
+        text.push('.');
+        text.push_str(name);
+        return;
+    }
+    text.push_str("[\"");
+    for c in name.chars() {
+        if c == '"' || c == '\\' {
+            text.push('\\');
+        }
+        text.push(c);
+    }
+    text.push_str("\"]");
 }
 
 fn is_plain_name(name: &str) -> bool {
@@ -222,7 +242,7 @@ impl Policy {
             .map_or(self.default, |(_, action)| *action)
     }
 
-    fn allows(&self, path: &[Step], kind: Kind) -> bool {
+    fn allows(&self, path: &[Located<'_>], kind: Kind) -> bool {
         self.allowed
             .iter()
             .any(|(pattern, allowed)| *allowed == kind && pattern.matches(path))
@@ -256,27 +276,27 @@ pub fn blocked(findings: &[FindingAt]) -> bool {
 /// `client_secret`, `refresh_token`, …) is also reported when the whole
 /// value looks random, as it would be in `name=value` text.
 ///
-/// The walk uses an explicit stack, so a deeply nested document cannot
-/// overflow the thread's stack.
+/// The walk uses an explicit stack rather than recursion. (Documents parsed
+/// by serde_json are at most 128 levels deep anyway; a deeper one built in
+/// code is bounded by `Value`'s own recursive clone and drop.)
 pub fn scan_json(document: &Value, policy: &Policy) -> (Value, Vec<FindingAt>) {
     let mut masked = document.clone();
     let mut findings = Vec::new();
-    let mut stack: Vec<(Vec<Step>, &mut Value)> = vec![(Vec::new(), &mut masked)];
+    let mut path: Vec<Located<'_>> = Vec::new();
+    let mut stack: Vec<(usize, Option<Located<'_>>, &mut Value)> = vec![(0, None, &mut masked)];
 
-    while let Some((path, value)) = stack.pop() {
+    while let Some((depth, step, value)) = stack.pop() {
+        path.truncate(depth);
+        path.extend(step);
         match value {
             Value::Object(members) => {
                 for (name, child) in members.iter_mut().rev() {
-                    let mut child_path = path.clone();
-                    child_path.push(Step::Member(name.clone()));
-                    stack.push((child_path, child));
+                    stack.push((path.len(), Some(Located::Member(name.as_str())), child));
                 }
             }
             Value::Array(elements) => {
                 for (index, child) in elements.iter_mut().enumerate().rev() {
-                    let mut child_path = path.clone();
-                    child_path.push(Step::Element(index));
-                    stack.push((child_path, child));
+                    stack.push((path.len(), Some(Located::Element(index)), child));
                 }
             }
             Value::String(text) => {
@@ -302,12 +322,12 @@ pub fn scan_json(document: &Value, policy: &Policy) -> (Value, Vec<FindingAt>) {
 /// found that the policy does not allow.
 fn scan_string(
     text: &str,
-    path: &[Step],
+    path: &[Located<'_>],
     policy: &Policy,
     out: &mut Vec<FindingAt>,
 ) -> Option<String> {
     let mut found = scan(text);
-    let keyed_secret = matches!(path.last(), Some(Step::Member(name)) if secrets::is_secret_name(name))
+    let keyed_secret = matches!(path.last(), Some(Located::Member(name)) if secrets::is_secret_name(name))
         && secrets::looks_random(text);
     if keyed_secret && !found.iter().any(|finding| finding.span == (0..text.len())) {
         let mut candidates: Vec<(Kind, std::ops::Range<usize>)> = found
@@ -357,20 +377,33 @@ mod tests {
     fn wildcards_match_one_step_of_their_kind() -> Result<(), JsonPathError> {
         let pattern = JsonPath::parse("$.items[*].note")?;
         let concrete = |index| {
-            vec![
-                Step::Member("items".into()),
-                Step::Element(index),
-                Step::Member("note".into()),
+            [
+                Located::Member("items"),
+                Located::Element(index),
+                Located::Member("note"),
             ]
         };
         assert!(pattern.matches(&concrete(0)));
         assert!(pattern.matches(&concrete(7)));
         assert!(!pattern.matches(&[
-            Step::Member("items".into()),
-            Step::Member("x".into()),
-            Step::Member("note".into())
+            Located::Member("items"),
+            Located::Member("x"),
+            Located::Member("note")
         ]));
         assert!(!pattern.matches(&concrete(0)[..2]));
+        assert!(JsonPath::parse("$.*")?.matches(&[Located::Member("anything")]));
+        assert!(!JsonPath::parse("$.*")?.matches(&[Located::Element(0)]));
         Ok(())
+    }
+
+    #[test]
+    fn concrete_paths_render_odd_member_names_quoted() {
+        let path = [
+            Located::Member("a"),
+            Located::Element(2),
+            Located::Member("odd \"key\""),
+            Located::Member("*"),
+        ];
+        assert_eq!(render(&path), "$.a[2][\"odd \\\"key\\\"\"][\"*\"]");
     }
 }

@@ -168,7 +168,12 @@ fn is_word_byte(byte: u8) -> bool {
     byte.is_ascii_alphanumeric() || byte == b'_'
 }
 
-/// Splits `text` into runs, marking ends glued to their surroundings.
+/// Fewer digits than this can be neither a card (12) nor an SSN (9).
+const MIN_DIGITS: usize = 9;
+
+/// Splits `text` into runs, marking ends glued to their surroundings. Runs
+/// too short to matter are dropped before anything is allocated for them:
+/// most digit runs in a response are prices, counts and dates.
 fn runs(text: &str, edges: Edges) -> Vec<Run> {
     let bytes = text.as_bytes();
     let mut runs = Vec::new();
@@ -179,30 +184,45 @@ fn runs(text: &str, edges: Edges) -> Vec<Run> {
             continue;
         }
         let start = i;
-        let mut groups = Vec::new();
-        let mut separators = Vec::new();
+        let mut digits = 0;
         loop {
-            let group_start = i;
             while i < bytes.len() && bytes[i].is_ascii_digit() {
                 i += 1;
+                digits += 1;
             }
-            groups.push(group_start..i);
             let joined = matches!(bytes.get(i), Some(b' ' | b'-'))
                 && bytes.get(i + 1).is_some_and(u8::is_ascii_digit);
             if !joined {
                 break;
             }
-            separators.push(bytes[i]);
             i += 1;
         }
-        runs.push(Run {
-            groups,
-            separators,
-            glued_start: glued(bytes, start.checked_sub(1), start.checked_sub(2), edges),
-            glued_end: glued(bytes, Some(i), Some(i + 1), edges),
-        });
+        if digits >= MIN_DIGITS {
+            runs.push(split_run(bytes, start, i, edges));
+        }
     }
     runs
+}
+
+/// The groups and separators of the run `start..end`.
+fn split_run(bytes: &[u8], start: usize, end: usize, edges: Edges) -> Run {
+    let mut groups = Vec::new();
+    let mut separators = Vec::new();
+    let mut group_start = start;
+    for (offset, &byte) in bytes[start..end].iter().enumerate() {
+        if !byte.is_ascii_digit() {
+            groups.push(group_start..start + offset);
+            separators.push(byte);
+            group_start = start + offset + 1;
+        }
+    }
+    groups.push(group_start..end);
+    Run {
+        groups,
+        separators,
+        glued_start: glued(bytes, start.checked_sub(1), start.checked_sub(2), edges),
+        glued_end: glued(bytes, Some(end), Some(end + 1), edges),
+    }
 }
 
 /// Whether the byte at `next` (just outside a run), reached possibly

@@ -47,6 +47,9 @@ pub(crate) fn private_key_spans(text: &str) -> Vec<Range<usize>> {
     const BEGIN: &str = "-----BEGIN ";
     const END: &str = "-----END ";
     let bytes = text.as_bytes();
+    if !text.contains(BEGIN) {
+        return Vec::new();
+    }
 
     let mut ends: std::collections::HashMap<&str, Vec<usize>> = std::collections::HashMap::new();
     for (position, _) in text.match_indices(END) {
@@ -214,15 +217,20 @@ const NOT_SECRET_FRAGMENTS: &[&str] = &[
     "cursor",
 ];
 
-/// Whether a field or parameter name announces a credential.
+/// Whether a field or parameter name announces a credential. Called for
+/// every `=` and `:` in a text, so the common "no" costs no allocation.
 pub(crate) fn is_secret_name(name: &str) -> bool {
+    let ends_with = |suffix: &str| {
+        name.len() >= suffix.len()
+            && name.as_bytes()[name.len() - suffix.len()..].eq_ignore_ascii_case(suffix.as_bytes())
+    };
+    if !SECRET_NAME_SUFFIXES.iter().any(|suffix| ends_with(suffix)) {
+        return false;
+    }
     let lower = name.to_ascii_lowercase();
-    SECRET_NAME_SUFFIXES
+    !NOT_SECRET_FRAGMENTS
         .iter()
-        .any(|suffix| lower.ends_with(suffix))
-        && !NOT_SECRET_FRAGMENTS
-            .iter()
-            .any(|fragment| lower.contains(fragment))
+        .any(|fragment| lower.contains(fragment))
 }
 
 fn is_value_byte(byte: u8) -> bool {

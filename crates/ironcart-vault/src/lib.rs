@@ -19,6 +19,19 @@
 //! - [`primitives`]: the one place RustCrypto is called, public so that the
 //!   Wycheproof conformance tests exercise the very functions the vault uses.
 //!
+//! # What it protects against, and what it does not
+//!
+//! A copy of the database (a dump, a backup, a read-only SQL injection)
+//! yields envelopes and wrapped keys only; without the KEK they reveal
+//! nothing but lengths. Moving ciphertexts between rows or columns, or
+//! editing them, is detected. The app process itself holds the unwrapped
+//! keys, so an attacker who controls it can decrypt: that is the price of
+//! the app reading its own data. Blind indexes reveal which rows share an
+//! email (equality), by design, and nothing more without the index key.
+//! Plaintext returned by [`Keyring::decrypt_str`] is an ordinary `String`;
+//! [`Keyring::decrypt`] returns a buffer wiped on drop for callers that can
+//! keep it that way.
+//!
 //! Formats, AAD layout and key derivations are documented in the modules
 //! [`envelope`], [`keys`], [`kek`] and [`blind_index`]. The crate does no I/O
 //! except reading (or creating) the KEK file, and never reads the clock:

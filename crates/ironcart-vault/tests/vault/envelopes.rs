@@ -285,3 +285,10 @@ fn errors_and_debug_output_carry_no_plaintext_or_key_material() -> TestResult {
     );
     Ok(())
 }
+
+#[test]
+fn a_keyring_can_be_shared_across_request_handlers() {
+    fn shareable<T: Send + Sync + 'static>() {}
+    shareable::<ironcart_vault::Keyring>();
+    shareable::<ironcart_vault::Kek>();
+}
