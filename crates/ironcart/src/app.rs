@@ -77,6 +77,7 @@ pub struct AppInner {
     pub settings: Settings,
     pub hash_slots: Semaphore,
     pub limits: RateLimits,
+    pub egress_policy: ironcart_dlp::Policy,
     /// Set once the router is built: it is derived from the route declarations.
     pub openapi: std::sync::OnceLock<serde_json::Value>,
 }

@@ -55,6 +55,7 @@ pub async fn build_state(parts: StateParts) -> anyhow::Result<AppState> {
     let limits = RateLimits::new(&parts.settings.rate_limits);
     Ok(AppState::new(AppInner {
         limits,
+        egress_policy: crate::edge::dlp::egress_policy(),
         events: SecurityEvents::new(parts.store.clone()),
         store: parts.store,
         keys,

@@ -234,6 +234,13 @@ pub mod check {
                 format!("must be at most {max} characters"),
             ));
         }
+        if ironcart_dlp::contains_card_number(&normalised) {
+            errors.push(FieldError::new(
+                field,
+                "card_number",
+                "must not contain a payment card number; card data is never stored",
+            ));
+        }
         if normalised.chars().any(char::is_control) {
             errors.push(FieldError::new(
                 field,

@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod context;
+pub mod dlp;
 pub mod dto;
 pub mod error;
 pub mod extract;

@@ -288,6 +288,10 @@ pub fn build(state: AppState) -> Router {
                 ))
                 .layer(middleware::from_fn(guards::security_headers))
                 .layer(middleware::from_fn(guards::problem_for_bare_errors))
+                .layer(middleware::from_fn_with_state(
+                    state.clone(),
+                    super::dlp::filter_responses,
+                ))
                 .layer(TimeoutLayer::with_status_code(
                     axum::http::StatusCode::REQUEST_TIMEOUT,
                     REQUEST_TIMEOUT,
