@@ -154,14 +154,25 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         }
         TlsSource::SelfSigned => {
             let (cert, key) = crate::tls::ensure_self_signed(&config.store.data_dir)?;
-            Some(crate::tls::server_config(&cert, &key)?)
+            Some(crate::tls::CertificateFiles { cert, key })
         }
-        TlsSource::Files { cert, key } => Some(crate::tls::server_config(cert, key)?),
+        TlsSource::Files { cert, key } => Some(crate::tls::CertificateFiles {
+            cert: cert.clone(),
+            key: key.clone(),
+        }),
+    };
+    let certificate_files = tls;
+    let tls = match &certificate_files {
+        Some(files) => Some(crate::tls::server_config(&files.cert, &files.key)?),
+        None => None,
     };
     let listener = std::net::TcpListener::bind(config.listen)
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let scheme = if tls.is_some() { "https" } else { "http" };
     let running = server::spawn(listener, state.clone(), tls).await?;
+    if let (Some(live), Some(files)) = (running.tls.clone(), certificate_files) {
+        crate::tls::watch_for_new_certificate(live, files);
+    }
     tracing::info!(address = %running.addr, url = format!("{scheme}://{}", running.addr), "ironcart is listening");
     server::shutdown_signal().await;
     tracing::info!("shutting down: draining in-flight requests");

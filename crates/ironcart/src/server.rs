@@ -83,6 +83,8 @@ async fn warm_dummy_hash(hasher: &Arc<PasswordHasher>) {
 /// A server running in the background.
 pub struct Running {
     pub addr: SocketAddr,
+    /// The live TLS configuration, for reloading the certificate.
+    pub tls: Option<RustlsConfig>,
     pub handle: Handle,
     pub task: tokio::task::JoinHandle<std::io::Result<()>>,
 }
@@ -130,9 +132,9 @@ pub async fn spawn(
     let app = crate::edge::router::build(state);
     let service = app.into_make_service_with_connect_info::<SocketAddr>();
     let handle = Handle::new();
-    let task = match tls {
+    let live_tls = tls.map(|config| RustlsConfig::from_config(Arc::new(config)));
+    let task = match live_tls.clone() {
         Some(config) => {
-            let config = RustlsConfig::from_config(Arc::new(config));
             let mut server = axum_server::from_tcp_rustls(listener, config).handle(handle.clone());
             protocol_limits(server.http_builder(), header_read_timeout);
             tokio::spawn(server.serve(service))
@@ -143,7 +145,12 @@ pub async fn spawn(
             tokio::spawn(server.serve(service))
         }
     };
-    Ok(Running { addr, handle, task })
+    Ok(Running {
+        addr,
+        tls: live_tls,
+        handle,
+        task,
+    })
 }
 
 impl Running {

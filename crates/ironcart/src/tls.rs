@@ -1,5 +1,7 @@
 //! TLS 1.3 termination with rustls. Only TLS 1.3 is offered; a self-signed
 //! certificate for localhost is generated on first start when none is configured.
+//! The certificate and key are reloaded without a restart on SIGHUP and when the
+//! files change; a bad pair is refused and the old one stays in service.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -51,4 +53,71 @@ pub fn server_config(cert_path: &Path, key_path: &Path) -> anyhow::Result<Server
         .context("certificate and key do not match")?;
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(config)
+}
+
+/// Where the certificate chain and its key live.
+#[derive(Debug, Clone)]
+pub struct CertificateFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+/// How often the files are checked for changes.
+const CERTIFICATE_POLL: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Loads the files again into the live configuration. On error the configuration
+/// in service is left as it was.
+pub fn reload(
+    live: &axum_server::tls_rustls::RustlsConfig,
+    files: &CertificateFiles,
+) -> anyhow::Result<()> {
+    let config = server_config(&files.cert, &files.key)?;
+    live.reload_from_config(Arc::new(config));
+    tracing::info!(path = %files.cert.display(), "reloaded the TLS certificate");
+    Ok(())
+}
+
+fn modified(files: &CertificateFiles) -> Option<(std::time::SystemTime, std::time::SystemTime)> {
+    let cert = std::fs::metadata(&files.cert)
+        .and_then(|m| m.modified())
+        .ok()?;
+    let key = std::fs::metadata(&files.key)
+        .and_then(|m| m.modified())
+        .ok()?;
+    Some((cert, key))
+}
+
+/// Reloads on SIGHUP and whenever the files' modification times change.
+pub fn watch_for_new_certificate(
+    live: axum_server::tls_rustls::RustlsConfig,
+    files: CertificateFiles,
+) {
+    tokio::spawn(async move {
+        let mut hangup =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
+        let mut seen = modified(&files);
+        let mut tick = tokio::time::interval(CERTIFICATE_POLL);
+        loop {
+            let signalled = match hangup.as_mut() {
+                Some(hangup) => tokio::select! {
+                    _ = hangup.recv() => true,
+                    _ = tick.tick() => false,
+                },
+                None => {
+                    tick.tick().await;
+                    false
+                }
+            };
+            let now = modified(&files);
+            if signalled || now != seen {
+                seen = now;
+                if let Err(err) = reload(&live, &files) {
+                    tracing::error!(
+                        error = format!("{err:#}"),
+                        "TLS certificate reload failed; keeping the current one"
+                    );
+                }
+            }
+        }
+    });
 }

@@ -134,6 +134,11 @@ impl TestApp {
         }
     }
 
+    /// The live TLS configuration of the running server.
+    pub fn live_tls(&self) -> Option<axum_server::tls_rustls::RustlsConfig> {
+        self.running.as_ref().and_then(|r| r.tls.clone())
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }

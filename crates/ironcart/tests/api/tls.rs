@@ -53,3 +53,63 @@ async fn plain_http_to_the_tls_port_gets_no_api_response() {
         );
     }
 }
+
+fn client_trusting(pem: &[u8], app: &TestApp) -> reqwest::Client {
+    let address: std::net::SocketAddr = app
+        .base
+        .trim_start_matches("https://")
+        .parse()
+        .expect("addr");
+    reqwest::Client::builder()
+        .tls_built_in_root_certs(false)
+        .add_root_certificate(reqwest::Certificate::from_pem(pem).expect("pem"))
+        .resolve("localhost", address)
+        .build()
+        .expect("client")
+}
+
+#[tokio::test]
+async fn a_new_certificate_is_served_after_reload_without_restart() {
+    let app = TestApp::spawn().await;
+    let port = app.base.rsplit(':').next().unwrap().to_owned();
+    let url = format!("https://localhost:{port}/healthz");
+    let files = ironcart::tls::CertificateFiles {
+        cert: app.data_dir.path().join("tls/cert.pem"),
+        key: app.data_dir.path().join("tls/key.pem"),
+    };
+    let old_pem = std::fs::read(&files.cert).unwrap();
+    let trusts_old = client_trusting(&old_pem, &app);
+    assert_eq!(
+        trusts_old.get(&url).send().await.unwrap().status(),
+        StatusCode::OK
+    );
+
+    let fresh = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    std::fs::write(&files.cert, fresh.cert.pem()).unwrap();
+    std::fs::write(&files.key, fresh.key_pair.serialize_pem()).unwrap();
+    let live = app.live_tls().expect("TLS is on");
+    ironcart::tls::reload(&live, &files).expect("reload");
+
+    let trusts_new = client_trusting(fresh.cert.pem().as_bytes(), &app);
+    assert_eq!(
+        trusts_new.get(&url).send().await.unwrap().status(),
+        StatusCode::OK
+    );
+    let fresh_client = client_trusting(&old_pem, &app);
+    assert!(
+        fresh_client.get(&url).send().await.is_err(),
+        "the old certificate is no longer served"
+    );
+
+    std::fs::write(&files.key, b"not a key").unwrap();
+    assert!(
+        ironcart::tls::reload(&live, &files).is_err(),
+        "a broken pair is refused"
+    );
+    let after_bad = client_trusting(fresh.cert.pem().as_bytes(), &app);
+    assert_eq!(
+        after_bad.get(&url).send().await.unwrap().status(),
+        StatusCode::OK,
+        "the good pair stays in service"
+    );
+}
