@@ -34,6 +34,8 @@ pub struct Settings {
     pub max_in_flight: usize,
     /// How long a client may take to send its request headers (slowloris).
     pub header_read_timeout: Duration,
+    /// Redis for state shared by several instances; `None` when running alone.
+    pub redis_url: Option<String>,
 }
 
 impl Default for Settings {
@@ -44,6 +46,7 @@ impl Default for Settings {
             trusted_proxies: Vec::new(),
             max_in_flight: DEFAULT_MAX_IN_FLIGHT,
             header_read_timeout: Duration::from_secs(10),
+            redis_url: None,
         }
     }
 }
@@ -101,9 +104,10 @@ impl AppState {
 
     /// Counts a request against a rate-limit class; refusals are logged (not
     /// persisted: a flood must not turn into a flood of database writes).
-    pub fn rate_limit(&self, class: LimitClass, key: &str) -> Result<(), Limited> {
+    pub async fn rate_limit(&self, class: LimitClass, key: &str) -> Result<(), Limited> {
         self.limits
-            .check(class, key)
+            .check_shared(class, key)
+            .await
             .map(|_| ())
             .inspect_err(log_rate_limited)
     }

@@ -140,6 +140,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             max_line_quantity: config.max_line_quantity,
             trusted_proxies: config.trusted_proxies.clone(),
             max_in_flight: config.max_in_flight,
+            redis_url: config.redis_url.clone(),
             ..Settings::default()
         },
         payments: Arc::new(SandboxProvider::default()),

@@ -59,6 +59,9 @@ pub struct ServeArgs {
     /// Requests served at once before new ones are shed with 503.
     #[arg(long, env = "IRONCART_MAX_IN_FLIGHT")]
     pub max_in_flight: Option<usize>,
+    /// Redis URL for rate limits shared by several instances.
+    #[arg(long, env = "IRONCART_REDIS_URL", hide_env_values = true)]
+    pub redis_url: Option<String>,
 }
 
 /// The same options as a configuration file spells them.
@@ -75,6 +78,7 @@ struct FileConfig {
     public_url: Option<String>,
     trusted_proxies: Option<Vec<IpNet>>,
     max_in_flight: Option<usize>,
+    redis_url: Option<String>,
 }
 
 impl FileConfig {
@@ -106,6 +110,7 @@ pub struct ServeConfig {
     pub public_url: String,
     pub trusted_proxies: Vec<IpNet>,
     pub max_in_flight: usize,
+    pub redis_url: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -200,6 +205,7 @@ impl ServeArgs {
             public_url,
             trusted_proxies,
             max_in_flight,
+            redis_url: self.redis_url.clone().or(file.redis_url),
         })
     }
 }

@@ -52,7 +52,12 @@ pub async fn build_state(parts: StateParts) -> anyhow::Result<AppState> {
     let hasher = Arc::new(PasswordHasher::default());
     warm_dummy_hash(&hasher).await;
     let token_config = TokenConfig::new(parts.public_url.clone(), TOKEN_AUDIENCE);
-    let limits = RateLimits::new(&parts.settings.rate_limits);
+    let mut limits = RateLimits::new(&parts.settings.rate_limits);
+    if let Some(url) = &parts.settings.redis_url {
+        let shared =
+            crate::security::shared::SharedLimiter::connect(url).context("invalid Redis URL")?;
+        limits = limits.with_shared(shared);
+    }
     Ok(AppState::new(AppInner {
         limits,
         egress_policy: crate::edge::dlp::egress_policy(),

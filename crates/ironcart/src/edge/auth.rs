@@ -132,7 +132,7 @@ pub async fn authorize(
             (Some(id), true) => id.clone(),
             _ => super::context::current_client_ip().unwrap_or_default(),
         };
-        if let Err(limited) = app.rate_limit(class, &key) {
+        if let Err(limited) = app.rate_limit(class, &key).await {
             return ApiError::RateLimited(limited).into_response();
         }
     }

@@ -110,7 +110,7 @@ pub async fn limit_by_address(
     next: Next,
 ) -> Response {
     let address = current_client_ip().unwrap_or_default();
-    match app.limits.check(LimitClass::Address, &address) {
+    match app.limits.check_shared(LimitClass::Address, &address).await {
         Ok(Some(admitted)) => {
             let mut response = next.run(request).await;
             super::error::insert_rate_limit_headers(

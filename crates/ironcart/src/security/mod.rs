@@ -4,3 +4,4 @@
 pub mod audit;
 pub mod ratelimit;
 pub mod rbac;
+pub mod shared;

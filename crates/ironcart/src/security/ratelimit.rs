@@ -3,8 +3,9 @@
 //! writes (per principal). Each class has its own quota; over it, the caller gets a
 //! 429 problem with `Retry-After` and the IETF draft `RateLimit` headers.
 //!
-//! This is the in-process limiter: each instance counts on its own. Limits shared by
-//! several instances (Redis) are not built yet.
+//! With Redis configured, counters are shared by every instance
+//! ([`super::shared::SharedLimiter`]); without it, or while Redis is unreachable,
+//! each instance counts on its own.
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
@@ -145,6 +146,7 @@ type Keyed =
 pub struct RateLimits {
     limiters: HashMap<LimitClass, (LimitQuota, Keyed)>,
     clock: DefaultClock,
+    shared: Option<super::shared::SharedLimiter>,
 }
 
 impl std::fmt::Debug for RateLimits {
@@ -175,6 +177,42 @@ impl RateLimits {
         Self {
             limiters,
             clock: DefaultClock::default(),
+            shared: None,
+        }
+    }
+
+    /// Shares the counters through Redis, falling back to local ones.
+    pub fn with_shared(mut self, shared: super::shared::SharedLimiter) -> Self {
+        self.shared = Some(shared);
+        self
+    }
+
+    pub fn shared(&self) -> Option<&super::shared::SharedLimiter> {
+        self.shared.as_ref()
+    }
+
+    /// Counts one request, in Redis when it is configured and answering, else here.
+    pub async fn check_shared(
+        &self,
+        class: LimitClass,
+        key: &str,
+    ) -> Result<Option<Admitted>, Limited> {
+        use super::shared::SharedDecision;
+        let (Some(shared), Some((quota, _))) = (&self.shared, self.limiters.get(&class)) else {
+            return self.check(class, key);
+        };
+        match shared.check(class, key, *quota).await {
+            Some(SharedDecision::Allowed { remaining }) => Ok(Some(Admitted {
+                class,
+                quota: *quota,
+                remaining,
+            })),
+            Some(SharedDecision::Limited { retry_after }) => Err(Limited {
+                class,
+                quota: *quota,
+                retry_after,
+            }),
+            None => self.check(class, key),
         }
     }
 

@@ -9,5 +9,6 @@ mod common;
 mod dlp;
 mod e2e;
 mod limits;
+mod shared;
 mod smoke;
 mod tls;

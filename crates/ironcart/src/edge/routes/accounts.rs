@@ -33,6 +33,7 @@ pub async fn login(
         .map(|e| e.as_str().to_owned())
         .unwrap_or_else(|_| body.email.to_lowercase());
     app.rate_limit(LimitClass::LoginAccount, &account)
+        .await
         .map_err(ApiError::RateLimited)?;
     let pair = customers::login(&app, &body.email, &body.password).await?;
     Ok(Json(pair))

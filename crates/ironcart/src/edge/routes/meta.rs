@@ -12,7 +12,8 @@ pub async fn healthz() -> Json<serde_json::Value> {
     Json(serde_json::json!({ "status": "ok" }))
 }
 
-/// Ready when the database answers.
+/// Ready when the database answers. Redis, when configured, is reported: losing it
+/// degrades rate limits to per-instance counting but does not stop service.
 pub async fn readyz(State(app): State<AppState>) -> ApiResult<Json<serde_json::Value>> {
     if let Err(err) = app.store.ping().await {
         tracing::warn!(error = %err, "readiness check: database unavailable");
@@ -20,8 +21,13 @@ pub async fn readyz(State(app): State<AppState>) -> ApiResult<Json<serde_json::V
             retry_after_secs: 5,
         });
     }
+    let redis = match app.limits.shared() {
+        None => "not_configured",
+        Some(shared) if shared.ping().await => "ok",
+        Some(_) => "unavailable",
+    };
     Ok(Json(
-        serde_json::json!({ "status": "ready", "database": "ok" }),
+        serde_json::json!({ "status": "ready", "database": "ok", "redis": redis }),
     ))
 }
 
