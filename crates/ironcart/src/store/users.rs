@@ -188,6 +188,23 @@ impl Store {
         Ok(())
     }
 
+    /// Sets an account's status (`active` or `disabled`). A disabled account cannot
+    /// log in, and its live tokens stop working at their next use. Any other status
+    /// is a `Conflict` (the column's CHECK); a missing user is `NotFound`.
+    pub async fn set_user_status(&self, user_id: &str, status: &str, now: i64) -> StoreResult<()> {
+        let done = sqlx::query("UPDATE users SET status = $1, updated_at = $2 WHERE id = $3")
+            .bind(status)
+            .bind(now)
+            .bind(user_id)
+            .execute(&self.pool)
+            .await
+            .map_err(StoreError::from_write)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
     /// Replaces a user's roles. Unknown role names are a `Conflict`; a missing user
     /// is `NotFound`.
     pub async fn set_roles(&self, user_id: &str, roles: &[String]) -> StoreResult<()> {
