@@ -6,5 +6,6 @@
 // suite says what went wrong, so the workspace's production lints do not apply here.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
+mod auth;
 mod common;
 mod smoke;
