@@ -188,6 +188,23 @@ impl Store {
         Ok(())
     }
 
+    /// Sets an account's status (`active` or `disabled`). A disabled account cannot
+    /// log in, and its live tokens stop working at their next use. Any other status
+    /// is a `Conflict` (the column's CHECK); a missing user is `NotFound`.
+    pub async fn set_user_status(&self, user_id: &str, status: &str, now: i64) -> StoreResult<()> {
+        let done = sqlx::query("UPDATE users SET status = $1, updated_at = $2 WHERE id = $3")
+            .bind(status)
+            .bind(now)
+            .bind(user_id)
+            .execute(&self.pool)
+            .await
+            .map_err(StoreError::from_write)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
     /// Replaces a user's roles. Unknown role names are a `Conflict`; a missing user
     /// is `NotFound`.
     pub async fn set_roles(&self, user_id: &str, roles: &[String]) -> StoreResult<()> {
@@ -272,7 +289,8 @@ impl Store {
     }
 
     /// Spends a refresh token and records its successor in the same family.
-    /// Presenting a token that was already spent revokes the family.
+    /// Presenting a token that was already spent revokes the family. A disabled
+    /// account's tokens are refused without being spent.
     pub async fn rotate_refresh_token(
         &self,
         presented_hash: &str,
@@ -283,8 +301,10 @@ impl Store {
         let mut tx = self.begin_write().await?;
         let row = sqlx::query(
             "SELECT rt.session_id AS session_id, rt.expires_at AS expires_at, \
-             rt.used_at AS used_at, s.revoked_at AS revoked_at, s.user_id AS user_id \
+             rt.used_at AS used_at, s.revoked_at AS revoked_at, s.user_id AS user_id, \
+             u.status AS status \
              FROM refresh_tokens rt JOIN sessions s ON s.id = rt.session_id \
+             JOIN users u ON u.id = s.user_id \
              WHERE rt.token_hash = $1",
         )
         .bind(presented_hash)
@@ -300,6 +320,7 @@ impl Store {
         let revoked_at: Option<i64> = row.try_get("revoked_at")?;
         let used_at: Option<i64> = row.try_get("used_at")?;
         let token_expires: i64 = row.try_get("expires_at")?;
+        let status: String = row.try_get("status")?;
         if revoked_at.is_some() {
             return Ok(RefreshOutcome::Invalid);
         }
@@ -308,7 +329,7 @@ impl Store {
             tx.commit().await?;
             return Ok(RefreshOutcome::ReuseDetected(session));
         }
-        if token_expires <= now {
+        if token_expires <= now || status != "active" {
             return Ok(RefreshOutcome::Invalid);
         }
         let spent = sqlx::query(

@@ -286,3 +286,96 @@ pub async fn assert_problem(response: reqwest::Response, status: StatusCode) -> 
     assert!(body["title"].is_string());
     body
 }
+
+// ------------------------------------------------ authentication helpers (tests-auth)
+
+/// The access and refresh token of one session, as login or refresh returned them.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub access: String,
+    pub refresh: String,
+}
+
+impl Session {
+    /// Reads a token response, checking the fields every token response must carry.
+    pub fn from_token_response(body: &Value) -> Self {
+        assert_eq!(body["token_type"], "Bearer", "{body}");
+        assert_eq!(body["expires_in"], 900, "{body}");
+        let field = |name: &str| {
+            body[name]
+                .as_str()
+                .unwrap_or_else(|| panic!("token response without {name}: {body}"))
+                .to_owned()
+        };
+        Self {
+            access: field("access_token"),
+            refresh: field("refresh_token"),
+        }
+    }
+}
+
+/// Decodes one base64url segment of a compact JWS (0 header, 1 claims) as JSON.
+pub fn jwt_segment(token: &str, index: usize) -> Value {
+    use base64::Engine as _;
+    let segment = token.split('.').nth(index).expect("token segment");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(segment)
+        .expect("base64url segment");
+    serde_json::from_slice(&bytes).expect("JSON segment")
+}
+
+impl TestApp {
+    /// Registers through the API; the response is returned unchecked.
+    pub async fn register(&self, email: &str, password: &str, name: &str) -> reqwest::Response {
+        self.post(
+            "/api/v1/auth/register",
+            None,
+            json!({ "email": email, "password": password, "name": name }),
+        )
+        .await
+    }
+
+    /// Registers through the API (asserting 201), logs in, and returns the new
+    /// account's id with its first session.
+    pub async fn sign_up(&self, email: &str, password: &str) -> (String, Session) {
+        let response = self.register(email, password, "Test Shopper").await;
+        assert_eq!(response.status(), StatusCode::CREATED, "register {email}");
+        let user: Value = response.json().await.expect("user json");
+        let id = user["id"].as_str().expect("user id").to_owned();
+        (id, self.session(email, password).await)
+    }
+
+    /// Logs in (asserting 200) and returns the session.
+    pub async fn session(&self, email: &str, password: &str) -> Session {
+        Session::from_token_response(&self.login(email, password).await)
+    }
+
+    /// Presents a refresh token; the response is returned unchecked.
+    pub async fn refresh(&self, refresh_token: &str) -> reqwest::Response {
+        self.post(
+            "/api/v1/auth/refresh",
+            None,
+            json!({ "refresh_token": refresh_token }),
+        )
+        .await
+    }
+
+    /// The status `GET /api/v1/me` answers with this access token.
+    pub async fn me_status(&self, access_token: &str) -> StatusCode {
+        self.get("/api/v1/me", Some(access_token)).await.status()
+    }
+
+    /// Audit events with this action, newest first.
+    pub async fn audit_events(&self, action: &str) -> Vec<Value> {
+        let events = self
+            .state
+            .store
+            .recent_audit(100_000, 0)
+            .await
+            .expect("audit trail");
+        events
+            .into_iter()
+            .filter(|event| event["action"] == action)
+            .collect()
+    }
+}

@@ -2,9 +2,11 @@
 //! test, all through real HTTPS. `IRONCART_TEST_DATABASE=postgres://…` runs every
 //! test on PostgreSQL (a new database each); the default is SQLite in a temp dir.
 
-// Tests fail by panicking: unwrap/expect/panic are the assertions here.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+// A test reports failure by panicking: `expect`, `unwrap` and `panic!` are how the
+// suite says what went wrong, so the workspace's production lints do not apply here.
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
+mod auth;
 mod common;
 mod dlp;
 mod e2e;
@@ -12,3 +14,4 @@ mod limits;
 mod shared;
 mod smoke;
 mod tls;
+mod tokens;
