@@ -6,4 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
+mod openapi;
+mod rbac;
 mod smoke;
+mod validation;
