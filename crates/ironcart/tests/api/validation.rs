@@ -494,3 +494,95 @@ async fn every_kind_of_error_keeps_the_security_headers_and_request_id() {
     let response = app.post("/api/v1/auth/login", None, wrong).await;
     problem(response, StatusCode::UNAUTHORIZED).await;
 }
+
+/// PostgreSQL refuses NUL in text, so it must be stopped at the edge with a client
+/// error on both back ends, never passed to the database as a 500.
+#[tokio::test]
+async fn nul_bytes_are_refused_at_the_edge() {
+    let app = TestApp::spawn().await;
+    let (customer, variant) = shop(&app).await;
+    let admin = app.token_for_role("admin").await;
+    let product_id = app.product("ocean-blue-shirt").await["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+
+    for path in [
+        "/api/v1/products/ocean-blue-shirt%00".to_owned(),
+        format!("/api/v1/orders/{}%00", uuid::Uuid::new_v4()),
+    ] {
+        let body = problem(
+            app.get(&path, Some(&customer)).await,
+            StatusCode::BAD_REQUEST,
+        )
+        .await;
+        assert_eq!(body["detail"], "a path parameter is malformed", "{path}");
+    }
+    let item = format!("/api/v1/cart/items/{variant}%00");
+    let response = app.call(Method::DELETE, &item, Some(&customer), None).await;
+    problem(response, StatusCode::BAD_REQUEST).await;
+    let path = format!("/api/v1/admin/products/{product_id}%00");
+    let patch = json!({ "title": "Renamed" });
+    let response = app
+        .call(Method::PATCH, &path, Some(&admin), Some(patch))
+        .await;
+    problem(response, StatusCode::BAD_REQUEST).await;
+
+    let add = json!({ "variant_id": format!("{variant}\u{0}"), "quantity": 1 });
+    let response = app.post("/api/v1/cart/items", Some(&customer), add).await;
+    let body = problem(response, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert_eq!(field_error(&body), ("variant_id".into(), "invalid".into()));
+    assert_eq!(
+        app.get("/api/v1/cart", Some(&customer))
+            .await
+            .json::<Value>()
+            .await
+            .expect("cart")["items"],
+        json!([])
+    );
+
+    // Staff input goes through the same kind of checks.
+    let path = format!("/api/v1/admin/products/{product_id}");
+    for (patch, field) in [
+        (json!({ "title": "Shirt\u{0}" }), "title"),
+        (json!({ "tags": ["a\u{0}"] }), "tags[0]"),
+    ] {
+        let response = app
+            .call(Method::PATCH, &path, Some(&admin), Some(patch))
+            .await;
+        let body = problem(response, StatusCode::UNPROCESSABLE_ENTITY).await;
+        assert_eq!(
+            field_error(&body),
+            (field.into(), "control_characters".into())
+        );
+    }
+    let patch = json!({ "body_html": "<p>a\u{0}b</p>" });
+    let response = app
+        .call(Method::PATCH, &path, Some(&admin), Some(patch))
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let body_html = app.product("ocean-blue-shirt").await["body_html"].clone();
+    assert!(
+        body_html.as_str().is_some_and(|b| !b.contains('\0')),
+        "{body_html}"
+    );
+
+    let csv = std::fs::read_to_string(crate::common::shared_data("catalogs/shopify-apparel.csv"))
+        .expect("catalog")
+        .replacen("Ocean Blue Shirt", "Ocean\u{0}Blue Shirt", 1);
+    let response = app
+        .call_raw(
+            Method::POST,
+            "/api/v1/admin/imports/shopify",
+            Some(&admin),
+            Some("text/csv"),
+            csv.into_bytes(),
+        )
+        .await;
+    let body = problem(response, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert_eq!(body["errors"][0]["code"], "import_error", "{body}");
+    assert_eq!(
+        app.product("ocean-blue-shirt").await["title"],
+        "Ocean Blue Shirt"
+    );
+}
