@@ -156,6 +156,20 @@ async fn every_declared_route_answers_every_role_as_the_stored_policy_says() {
                     failures.push(format!("{route} as {}: {problem}", caller_name(caller)));
                 }
             }
+            if spec.method == Method::GET {
+                // HEAD is served by the GET handler, so it must be guarded alike.
+                let path = fill_path_params(&spec.path, &uuid::Uuid::new_v4().to_string());
+                let head = app
+                    .call_raw(Method::HEAD, &path, token, None, Vec::new())
+                    .await;
+                let head = head.status().as_u16();
+                let refused = matches!(head, 401 | 403);
+                let denial = if caller.is_none() { 401 } else { 403 };
+                if (allowed && refused) || (!allowed && head != denial) {
+                    let who = caller_name(caller);
+                    failures.push(format!("HEAD {} as {who}: {head}", spec.path));
+                }
+            }
         }
         rows.push((route, cells));
     }
