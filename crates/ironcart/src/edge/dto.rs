@@ -637,7 +637,10 @@ impl Validate for CartAdd {
     fn validate(self) -> Result<Self, Vec<FieldError>> {
         let mut errors = Vec::new();
         check::range(&mut errors, "quantity", self.quantity, 1, 10_000);
-        if self.variant_id.is_empty() || self.variant_id.len() > 64 {
+        if self.variant_id.is_empty()
+            || self.variant_id.len() > 64
+            || self.variant_id.chars().any(char::is_control)
+        {
             errors.push(FieldError::new(
                 "variant_id",
                 "invalid",

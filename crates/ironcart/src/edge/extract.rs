@@ -180,7 +180,9 @@ fn query_rejection(_: QueryRejection) -> ApiError {
     )
 }
 
-/// Path parameters; a malformed one is a 404-free 400.
+/// Path parameters; a malformed one is a 404-free 400. Identifiers and handles never
+/// hold control characters, and PostgreSQL refuses NUL in text, so a parameter with
+/// one is malformed rather than a database error.
 #[derive(Debug)]
 pub struct ValidPath<T>(pub T);
 
@@ -192,6 +194,15 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let raw = axum::extract::RawPathParams::from_request_parts(parts, state)
+            .await
+            .map_err(|_| malformed_path())?;
+        if raw
+            .iter()
+            .any(|(_, value)| value.chars().any(char::is_control))
+        {
+            return Err(malformed_path());
+        }
         axum::extract::Path::<T>::from_request_parts(parts, state)
             .await
             .map(|axum::extract::Path(v)| ValidPath(v))
@@ -200,6 +211,10 @@ where
 }
 
 fn path_rejection(_: PathRejection) -> ApiError {
+    malformed_path()
+}
+
+fn malformed_path() -> ApiError {
     ApiError::Malformed("a path parameter is malformed".into())
 }
 

@@ -379,3 +379,97 @@ impl TestApp {
             .collect()
     }
 }
+
+// ---------------------------------------------------------------- access control and
+// input handling helpers (rbac.rs, validation.rs, openapi.rs)
+
+/// A path with every `{param}` placeholder replaced by `value`.
+pub fn fill_path_params(path: &str, value: &str) -> String {
+    let mut filled = String::with_capacity(path.len());
+    let mut rest = path;
+    while let Some(start) = rest.find('{') {
+        let Some(end) = rest[start..].find('}') else {
+            break;
+        };
+        filled.push_str(&rest[..start]);
+        filled.push_str(value);
+        rest = &rest[start + end + 1..];
+    }
+    filled.push_str(rest);
+    filled
+}
+
+/// A response header as text ("" when absent or not visible ASCII).
+pub fn header_text(response: &reqwest::Response, name: &str) -> String {
+    response
+        .headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned()
+}
+
+impl TestApp {
+    /// Sends a raw body with the given content type (none when `None`).
+    pub async fn call_raw(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        content_type: Option<&str>,
+        body: Vec<u8>,
+    ) -> reqwest::Response {
+        let mut request = self.client.request(method, self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(content_type) = content_type {
+            request = request.header("content-type", content_type);
+        }
+        request.body(body).send().await.expect("request sent")
+    }
+
+    /// The caller's own profile (`GET /api/v1/me`), asserting 200.
+    pub async fn me(&self, token: &str) -> Value {
+        let response = self.get("/api/v1/me", Some(token)).await;
+        assert_eq!(response.status(), StatusCode::OK, "GET /api/v1/me");
+        response.json().await.expect("profile json")
+    }
+
+    /// Puts `quantity` of a variant in the caller's cart, asserting 200.
+    pub async fn add_to_cart_ok(&self, token: &str, variant_id: &str, quantity: i64) -> Value {
+        let response = self
+            .post(
+                "/api/v1/cart/items",
+                Some(token),
+                json!({ "variant_id": variant_id, "quantity": quantity }),
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::OK, "add to cart");
+        response.json().await.expect("cart json")
+    }
+
+    /// Checks out the caller's cart with the sandbox's always-approved token.
+    pub async fn checkout_ok(&self, token: &str) -> Value {
+        let response = self
+            .client
+            .post(self.url("/api/v1/checkout"))
+            .bearer_auth(token)
+            .header("idempotency-key", uuid::Uuid::new_v4().to_string())
+            .json(&json!({
+                "shipping_address": {
+                    "name": "Ada Lovelace",
+                    "line1": "12 Analytical Row",
+                    "city": "Springfield",
+                    "postal_code": "12345",
+                    "country": "US"
+                },
+                "payment_token": "tok_visa"
+            }))
+            .send()
+            .await
+            .expect("checkout sent");
+        assert_eq!(response.status(), StatusCode::CREATED, "checkout");
+        response.json().await.expect("order json")
+    }
+}
