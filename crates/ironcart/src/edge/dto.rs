@@ -13,7 +13,8 @@ use crate::domain::money::Money;
 use crate::store::{OrderRecord, ProductRecord, UserRecord, VariantRecord};
 
 pub const MAX_PER_PAGE: i64 = 100;
-const MAX_MONEY: i64 = 100_000_000_00;
+/// 100 million in minor units.
+const MAX_MONEY: i64 = 100_000_000 * 100;
 const MAX_STOCK: i64 = 1_000_000_000;
 
 // ---------------------------------------------------------------- accounts

@@ -48,11 +48,12 @@ impl StoreError {
     /// Unique and check constraint violations become `Conflict`, so callers can
     /// answer 409 instead of 500.
     fn from_write(err: sqlx::Error) -> Self {
-        if let sqlx::Error::Database(db) = &err {
-            if db.is_unique_violation() || db.is_check_violation() || db.is_foreign_key_violation()
-            {
-                return StoreError::Conflict;
-            }
+        if let sqlx::Error::Database(db) = &err
+            && (db.is_unique_violation()
+                || db.is_check_violation()
+                || db.is_foreign_key_violation())
+        {
+            return StoreError::Conflict;
         }
         StoreError::Database(err)
     }
