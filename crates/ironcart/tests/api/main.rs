@@ -10,3 +10,4 @@ mod checkout;
 mod common;
 mod orders;
 mod smoke;
+mod catalog;
