@@ -11,3 +11,4 @@ mod common;
 mod orders;
 mod smoke;
 mod catalog;
+mod checkout;
