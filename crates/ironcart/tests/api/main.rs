@@ -8,7 +8,4 @@
 mod catalog;
 mod checkout;
 mod common;
-mod orders;
 mod smoke;
-mod catalog;
-mod checkout;
