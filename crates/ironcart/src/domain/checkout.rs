@@ -59,7 +59,14 @@ pub async fn place_order(
     if let Some(order) = replay(store, &request, &fingerprint).await? {
         return Ok(order);
     }
-    let lines = priced_lines(store, &request).await?;
+    let lines = match priced_lines(store, &request).await {
+        Ok(lines) => lines,
+        // A concurrent retry with this key may have placed the order (and emptied
+        // the cart) since the lookup above: the caller gets that order, not an error.
+        Err(err) => {
+            return replay(store, &request, &fingerprint).await?.ok_or(err);
+        }
+    };
     let subtotal =
         money::sum(lines.iter().map(|l| l.line_total)).ok_or(CommerceError::AmountOverflow)?;
     let charge_key = format!("{}:{}", request.user_id, request.idempotency_key);
