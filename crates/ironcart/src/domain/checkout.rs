@@ -69,7 +69,12 @@ pub async fn place_order(
     };
     let subtotal =
         money::sum(lines.iter().map(|l| l.line_total)).ok_or(CommerceError::AmountOverflow)?;
-    let charge_key = format!("{}:{}", request.user_id, request.idempotency_key);
+    // One provider key per attempt, named after the order it pays for. A key per
+    // Idempotency-Key would let a retry after a refunded attempt (lost stock race)
+    // be handed back that refunded charge and get its order for free; retries of a
+    // placed order never get here, `replay` answers them.
+    let order_id = uuid::Uuid::now_v7().to_string();
+    let charge_key = format!("{}:{}:{order_id}", request.user_id, request.idempotency_key);
     let charge = payments
         .charge(ChargeRequest {
             amount: subtotal,
@@ -80,7 +85,7 @@ pub async fn place_order(
         .await
         .map_err(payment_error)?;
     let order = OrderRecord {
-        id: uuid::Uuid::now_v7().to_string(),
+        id: order_id,
         user_id: request.user_id.clone(),
         status: "paid".to_owned(),
         currency: CURRENCY.to_owned(),
@@ -107,9 +112,13 @@ pub async fn place_order(
             order,
             replayed: false,
         }),
-        Err(PlaceOrderError::DuplicateKey) => replay(store, &request, &fingerprint)
-            .await?
-            .ok_or(CommerceError::IdempotencyMismatch),
+        Err(PlaceOrderError::DuplicateKey) => {
+            // A concurrent request with this key placed the order and paid for it.
+            refund_unplaced(payments, &charge.reference, charge.amount, &charge_key).await;
+            replay(store, &request, &fingerprint)
+                .await?
+                .ok_or(CommerceError::IdempotencyMismatch)
+        }
         Err(PlaceOrderError::OutOfStock(variant)) => {
             refund_unplaced(payments, &charge.reference, charge.amount, &charge_key).await;
             Err(CommerceError::OutOfStock(variant))
