@@ -8,4 +8,5 @@
 mod catalog;
 mod checkout;
 mod common;
+mod orders;
 mod smoke;
