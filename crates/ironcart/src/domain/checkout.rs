@@ -59,10 +59,22 @@ pub async fn place_order(
     if let Some(order) = replay(store, &request, &fingerprint).await? {
         return Ok(order);
     }
-    let lines = priced_lines(store, &request).await?;
+    let lines = match priced_lines(store, &request).await {
+        Ok(lines) => lines,
+        // A concurrent retry with this key may have placed the order (and emptied
+        // the cart) since the lookup above: the caller gets that order, not an error.
+        Err(err) => {
+            return replay(store, &request, &fingerprint).await?.ok_or(err);
+        }
+    };
     let subtotal =
         money::sum(lines.iter().map(|l| l.line_total)).ok_or(CommerceError::AmountOverflow)?;
-    let charge_key = format!("{}:{}", request.user_id, request.idempotency_key);
+    // One provider key per attempt, named after the order it pays for. A key per
+    // Idempotency-Key would let a retry after a refunded attempt (lost stock race)
+    // be handed back that refunded charge and get its order for free; retries of a
+    // placed order never get here, `replay` answers them.
+    let order_id = uuid::Uuid::now_v7().to_string();
+    let charge_key = format!("{}:{}:{order_id}", request.user_id, request.idempotency_key);
     let charge = payments
         .charge(ChargeRequest {
             amount: subtotal,
@@ -73,7 +85,7 @@ pub async fn place_order(
         .await
         .map_err(payment_error)?;
     let order = OrderRecord {
-        id: uuid::Uuid::now_v7().to_string(),
+        id: order_id,
         user_id: request.user_id.clone(),
         status: "paid".to_owned(),
         currency: CURRENCY.to_owned(),
@@ -100,9 +112,13 @@ pub async fn place_order(
             order,
             replayed: false,
         }),
-        Err(PlaceOrderError::DuplicateKey) => replay(store, &request, &fingerprint)
-            .await?
-            .ok_or(CommerceError::IdempotencyMismatch),
+        Err(PlaceOrderError::DuplicateKey) => {
+            // A concurrent request with this key placed the order and paid for it.
+            refund_unplaced(payments, &charge.reference, charge.amount, &charge_key).await;
+            replay(store, &request, &fingerprint)
+                .await?
+                .ok_or(CommerceError::IdempotencyMismatch)
+        }
         Err(PlaceOrderError::OutOfStock(variant)) => {
             refund_unplaced(payments, &charge.reference, charge.amount, &charge_key).await;
             Err(CommerceError::OutOfStock(variant))

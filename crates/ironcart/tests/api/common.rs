@@ -85,19 +85,26 @@ impl TestApp {
     }
 
     pub async fn spawn_with(settings: Settings) -> Self {
-        Self::spawn_full(settings, true).await
+        Self::spawn_full(settings, true, None).await
     }
 
     /// Serves plain HTTP (as behind a TLS-terminating proxy), for raw-socket tests.
     pub async fn spawn_plain(settings: Settings) -> Self {
-        Self::spawn_full(settings, false).await
+        Self::spawn_full(settings, false, None).await
     }
 
-    async fn spawn_full(settings: Settings, tls: bool) -> Self {
+    async fn spawn_full(
+        settings: Settings,
+        tls: bool,
+        payments: Option<(Arc<dyn PaymentProvider>, Arc<SandboxProvider>)>,
+    ) -> Self {
         let data_dir = tempfile::tempdir().expect("temp dir");
         let url = fresh_database_url(data_dir.path()).await;
         let store = Store::connect(&url).await.expect("open store");
-        let sandbox = Arc::new(SandboxProvider::default());
+        let (payments, sandbox) = payments.unwrap_or_else(|| {
+            let sandbox = Arc::new(SandboxProvider::default());
+            (sandbox.clone() as Arc<dyn PaymentProvider>, sandbox)
+        });
         let now = Arc::new(AtomicI64::new(
             time::OffsetDateTime::now_utc().unix_timestamp(),
         ));
@@ -109,7 +116,7 @@ impl TestApp {
             data_dir: data_dir.path().to_path_buf(),
             public_url: base.clone(),
             settings,
-            payments: sandbox.clone(),
+            payments,
             clock: Clock::Fixed(now.clone()),
         })
         .await
@@ -471,5 +478,296 @@ impl TestApp {
             .expect("checkout sent");
         assert_eq!(response.status(), StatusCode::CREATED, "checkout");
         response.json().await.expect("order json")
+    }
+}
+
+// ================================================================ commerce helpers
+// Catalog, cart, checkout and order tests (catalog.rs, checkout.rs, orders.rs).
+
+use ironcart::domain::payments::{Charge, ChargeRequest, PaymentError, PaymentProvider};
+
+/// The text of a shared catalog, for tests that import modified copies.
+pub fn catalog_csv(file: &str) -> String {
+    std::fs::read_to_string(shared_data(&format!("catalogs/{file}"))).expect("catalog text")
+}
+
+/// A checkout body with a valid address and the given payment token.
+pub fn checkout_body(payment_token: &str) -> Value {
+    json!({
+        "shipping_address": {
+            "name": "Ada Shopper",
+            "line1": "1 Market Street",
+            "city": "Springfield",
+            "postal_code": "12345",
+            "country": "US"
+        },
+        "payment_token": payment_token
+    })
+}
+
+/// The id of a product's variant number `index` (API order).
+pub fn variant_id(product: &Value, index: usize) -> String {
+    product["variants"][index]["id"]
+        .as_str()
+        .expect("variant id")
+        .to_owned()
+}
+
+/// The price in minor units of a product's variant number `index`.
+pub fn variant_price(product: &Value, index: usize) -> i64 {
+    assert_eq!(product["variants"][index]["price"]["currency"], "USD");
+    product["variants"][index]["price"]["amount"]
+        .as_i64()
+        .expect("price amount")
+}
+
+/// The handles of a page of products, in the order given.
+pub fn handles(page: &Value) -> Vec<String> {
+    page["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|p| p["handle"].as_str().expect("handle").to_owned())
+        .collect()
+}
+
+impl TestApp {
+    pub async fn patch(&self, path: &str, token: Option<&str>, body: Value) -> reqwest::Response {
+        self.call(Method::PATCH, path, token, Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str, token: Option<&str>) -> reqwest::Response {
+        self.call(Method::DELETE, path, token, None).await
+    }
+
+    /// Posts a CSV body to the import endpoint with the given content type (none when
+    /// `None`) and returns the response as it came.
+    pub async fn send_import(
+        &self,
+        csv: impl Into<Vec<u8>>,
+        content_type: Option<&str>,
+        token: &str,
+    ) -> reqwest::Response {
+        let mut request = self
+            .client
+            .post(self.url("/api/v1/admin/imports/shopify"))
+            .bearer_auth(token)
+            .body(csv.into());
+        if let Some(content_type) = content_type {
+            request = request.header("content-type", content_type);
+        }
+        request.send().await.expect("import sent")
+    }
+
+    /// Imports a CSV text that must succeed; returns the report.
+    pub async fn import_text(&self, csv: &str, admin_token: &str) -> Value {
+        let response = self
+            .send_import(csv.to_owned(), Some("text/csv"), admin_token)
+            .await;
+        assert_eq!(response.status(), StatusCode::OK, "import of a CSV text");
+        response.json().await.expect("import report")
+    }
+
+    /// One page of the public catalog for a raw query string (`q=jacket&page=2`).
+    pub async fn search(&self, query: &str) -> Value {
+        let response = self.get(&format!("/api/v1/products?{query}"), None).await;
+        assert_eq!(response.status(), StatusCode::OK, "search {query}");
+        response.json().await.expect("search json")
+    }
+
+    /// Every product the public can see, following the pages to the end.
+    pub async fn all_products(&self) -> Vec<Value> {
+        let mut products = Vec::new();
+        for page in 1.. {
+            let body = self.search(&format!("per_page=100&page={page}")).await;
+            let items = body["items"].as_array().expect("items").clone();
+            if items.is_empty() {
+                assert_eq!(body["total"].as_u64(), Some(products.len() as u64));
+                return products;
+            }
+            products.extend(items);
+        }
+        unreachable!("pages are unbounded")
+    }
+
+    /// Adds a variant to the caller's cart and returns the response.
+    pub async fn add_to_cart(
+        &self,
+        token: &str,
+        variant_id: &str,
+        quantity: i64,
+    ) -> reqwest::Response {
+        self.post(
+            "/api/v1/cart/items",
+            Some(token),
+            json!({ "variant_id": variant_id, "quantity": quantity }),
+        )
+        .await
+    }
+
+    /// The caller's cart document.
+    pub async fn cart(&self, token: &str) -> Value {
+        let response = self.get("/api/v1/cart", Some(token)).await;
+        assert_eq!(response.status(), StatusCode::OK, "cart");
+        response.json().await.expect("cart json")
+    }
+
+    /// Posts a checkout, with an `Idempotency-Key` header when `key` is given.
+    pub async fn checkout(&self, token: &str, key: Option<&str>, body: Value) -> reqwest::Response {
+        let mut request = self
+            .client
+            .post(self.url("/api/v1/checkout"))
+            .bearer_auth(token)
+            .json(&body);
+        if let Some(key) = key {
+            request = request.header("idempotency-key", key);
+        }
+        request.send().await.expect("checkout sent")
+    }
+
+    /// Changes one variant through the admin API; the patch must be accepted.
+    pub async fn patch_variant(
+        &self,
+        admin_token: &str,
+        product: &Value,
+        index: usize,
+        patch: Value,
+    ) {
+        let path = format!(
+            "/api/v1/admin/products/{}/variants/{}",
+            product["id"].as_str().expect("product id"),
+            variant_id(product, index)
+        );
+        let response = self.patch(&path, Some(admin_token), patch).await;
+        assert_eq!(response.status(), StatusCode::OK, "variant patch");
+    }
+
+    /// A variant's stock as stored: the API shows `available` floored at 0, the
+    /// store shows what really happened.
+    pub async fn stored_stock(&self, variant_id: &str) -> i64 {
+        self.state
+            .store
+            .variant_by_id(variant_id)
+            .await
+            .expect("variant read")
+            .expect("variant exists")
+            .inventory_quantity
+    }
+
+    /// As [`TestApp::spawn`], with a payment provider chosen by the test; `sandbox`
+    /// is the ledger the test reads through [`TestApp::sandbox`].
+    pub async fn spawn_with_payments(
+        payments: Arc<dyn PaymentProvider>,
+        sandbox: Arc<SandboxProvider>,
+    ) -> Self {
+        Self::spawn_full(test_settings(), true, Some((payments, sandbox))).await
+    }
+
+    /// An app whose sandbox payments can be held at a gate (see [`GatedSandbox`]).
+    pub async fn spawn_gated() -> (Self, Arc<GatedSandbox>) {
+        let gated = Arc::new(GatedSandbox::default());
+        let app = Self::spawn_with_payments(gated.clone(), gated.sandbox.clone()).await;
+        (app, gated)
+    }
+}
+
+/// A point where payment calls wait until the test opens it. The test learns how
+/// many calls are waiting, so it can line up concurrent requests at the exact
+/// step where a race happens, without sleeping.
+pub struct Gate {
+    arrived: tokio::sync::watch::Sender<usize>,
+    release: tokio::sync::Semaphore,
+}
+
+impl Default for Gate {
+    fn default() -> Self {
+        Self {
+            arrived: tokio::sync::watch::channel(0).0,
+            release: tokio::sync::Semaphore::new(0),
+        }
+    }
+}
+
+impl Gate {
+    async fn pass(&self) {
+        self.arrived.send_modify(|n| *n += 1);
+        // A closed semaphore is an open gate.
+        let _ = self.release.acquire().await;
+    }
+
+    /// Waits until `count` calls have reached the gate; fails the test rather than
+    /// hanging if they never do.
+    pub async fn wait_for(&self, count: usize) {
+        let mut arrivals = self.arrived.subscribe();
+        let reached = tokio::time::timeout(
+            std::time::Duration::from_secs(60),
+            arrivals.wait_for(|n| *n >= count),
+        )
+        .await;
+        assert!(
+            matches!(reached, Ok(Ok(_))),
+            "{count} payment calls never reached the gate"
+        );
+    }
+
+    /// Lets every waiting and future call through.
+    pub fn open(&self) {
+        self.release.close();
+    }
+}
+
+/// The sandbox provider with optional gates in front of charges and refunds.
+#[derive(Default)]
+pub struct GatedSandbox {
+    pub sandbox: Arc<SandboxProvider>,
+    charge_gate: std::sync::Mutex<Option<Arc<Gate>>>,
+    refund_gate: std::sync::Mutex<Option<Arc<Gate>>>,
+}
+
+impl GatedSandbox {
+    /// From now on, charges wait at the returned gate until it is opened.
+    pub fn hold_charges(&self) -> Arc<Gate> {
+        let gate = Arc::new(Gate::default());
+        *self.charge_gate.lock().expect("gate lock") = Some(gate.clone());
+        gate
+    }
+
+    /// From now on, refunds wait at the returned gate until it is opened.
+    pub fn hold_refunds(&self) -> Arc<Gate> {
+        let gate = Arc::new(Gate::default());
+        *self.refund_gate.lock().expect("gate lock") = Some(gate.clone());
+        gate
+    }
+
+    fn gate(slot: &std::sync::Mutex<Option<Arc<Gate>>>) -> Option<Arc<Gate>> {
+        slot.lock().expect("gate lock").clone()
+    }
+}
+
+#[async_trait::async_trait]
+impl PaymentProvider for GatedSandbox {
+    fn name(&self) -> &'static str {
+        self.sandbox.name()
+    }
+
+    async fn charge(&self, request: ChargeRequest) -> Result<Charge, PaymentError> {
+        if let Some(gate) = Self::gate(&self.charge_gate) {
+            gate.pass().await;
+        }
+        self.sandbox.charge(request).await
+    }
+
+    async fn refund(
+        &self,
+        charge_reference: &str,
+        amount: i64,
+        idempotency_key: &str,
+    ) -> Result<Charge, PaymentError> {
+        if let Some(gate) = Self::gate(&self.refund_gate) {
+            gate.pass().await;
+        }
+        self.sandbox
+            .refund(charge_reference, amount, idempotency_key)
+            .await
     }
 }

@@ -7,11 +7,14 @@
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
 mod auth;
+mod catalog;
+mod checkout;
 mod common;
 mod dlp;
 mod e2e;
 mod limits;
 mod openapi;
+mod orders;
 mod rbac;
 mod shared;
 mod smoke;
