@@ -56,12 +56,13 @@ pub async fn change_status(
         from: order.status.clone(),
         to: to.to_owned(),
     };
+    if order.status == to && owes_refund(&order) {
+        return settle_refund(store, payments, &order, now).await;
+    }
     let effects = effects(&order.status, to).ok_or_else(invalid)?;
-    let refund = if effects.refund {
-        Some(refund_order(payments, &order, now).await?)
-    } else {
-        None
-    };
+    // The status moves first, as a compare-and-set: of two concurrent moves only
+    // one wins, and money goes back only for the move that won (a cancellation
+    // that lost to a fulfilment refunds nothing).
     store
         .transition_order(&OrderTransition {
             order_id,
@@ -69,7 +70,7 @@ pub async fn change_status(
             to,
             actor_id,
             restock: effects.restock,
-            refund,
+            refund: None,
             now,
         })
         .await
@@ -77,8 +78,44 @@ pub async fn change_status(
             crate::store::StoreError::Conflict => invalid(),
             other => CommerceError::Store(other),
         })?;
-    store
+    let moved = store
         .order_by_id(order_id)
+        .await?
+        .ok_or(CommerceError::NotFound)?;
+    if effects.refund {
+        return settle_refund(store, payments, &moved, now).await;
+    }
+    Ok(moved)
+}
+
+/// Whether a cancelled or refunded order has not had its money back yet (the
+/// provider failed after the status moved); repeating the move retries the refund.
+fn owes_refund(order: &OrderRecord) -> bool {
+    matches!(order.status.as_str(), "cancelled" | "refunded")
+        && !order.payments.iter().any(|p| p.kind == "refund")
+}
+
+async fn settle_refund(
+    store: &Store,
+    payments: &dyn PaymentProvider,
+    order: &OrderRecord,
+    now: i64,
+) -> Result<OrderRecord, CommerceError> {
+    let refund = match refund_order(payments, order, now).await {
+        Ok(refund) => refund,
+        Err(err) => {
+            tracing::error!(
+                target: "security",
+                action = "payment.refund_failed",
+                order_id = order.id.as_str(),
+                "refund failed after the order moved; repeat the status change to retry"
+            );
+            return Err(err);
+        }
+    };
+    store.record_payment(&order.id, &refund).await?;
+    store
+        .order_by_id(&order.id)
         .await?
         .ok_or(CommerceError::NotFound)
 }

@@ -328,6 +328,14 @@ impl Store {
         Ok((orders, total))
     }
 
+    /// Records a payment movement (a refund) against an order.
+    pub async fn record_payment(&self, order_id: &str, payment: &PaymentRecord) -> StoreResult<()> {
+        let mut tx = self.begin_write().await?;
+        insert_payment(&mut tx, order_id, payment).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Moves an order from one status to another, atomically with its stock and
     /// refund side effects. `Conflict` if the order is no longer in `from`.
     pub async fn transition_order(&self, move_: &OrderTransition<'_>) -> StoreResult<()> {
