@@ -245,7 +245,14 @@ struct Builder {
     pipelines: Vec<Vec<Transform>>,
     block_action: [Option<Disruptive>; 2],
     warnings: Vec<String>,
-    pending_chain: Option<usize>,
+    pending_chain: Option<Pending>,
+}
+
+/// Where the next chain link goes: a kept rule, or a dropped (response) one.
+#[derive(Clone, Copy)]
+enum Pending {
+    Rule(usize),
+    Dropped,
 }
 
 enum Entry {
@@ -330,7 +337,12 @@ impl Builder {
         let (link, unsupported) = self.link(source, text, &actions);
         let chained = actions.chain;
         match self.pending_chain.take() {
-            Some(index) => {
+            Some(Pending::Dropped) => {
+                if chained {
+                    self.pending_chain = Some(Pending::Dropped);
+                }
+            }
+            Some(Pending::Rule(index)) => {
                 let rule = &mut self.rules[index];
                 if let Some(reason) = &unsupported {
                     self.warnings
@@ -339,19 +351,22 @@ impl Builder {
                 rule.links.push(link);
                 rule.inert |= unsupported.is_some();
                 if chained {
-                    self.pending_chain = Some(index);
+                    self.pending_chain = Some(Pending::Rule(index));
                 }
             }
             None => {
                 let id = actions
                     .id
                     .ok_or_else(|| error("rule without id".to_owned()))?;
-                if let Some(reason) = &unsupported {
-                    self.warnings.push(format!("rule {id} is inert: {reason}"));
-                }
                 let phase = actions.phase.unwrap_or(2);
                 if phase > 2 {
+                    if chained {
+                        self.pending_chain = Some(Pending::Dropped);
+                    }
                     return Ok(());
+                }
+                if let Some(reason) = &unsupported {
+                    self.warnings.push(format!("rule {id} is inert: {reason}"));
                 }
                 let index = self.rules.len();
                 self.rules.push(Rule {
@@ -369,7 +384,7 @@ impl Builder {
                 });
                 self.order.push(Entry::Rule(index));
                 if chained {
-                    self.pending_chain = Some(index);
+                    self.pending_chain = Some(Pending::Rule(index));
                 }
             }
         }

@@ -176,8 +176,12 @@ impl Transaction<'_> {
         }
     }
 
-    /// Evaluates every link of the chain; runs the actions if all match.
+    /// Evaluates the chain link by link. As in ModSecurity, a link's
+    /// `setvar` and `ctl` run as soon as that link matches (a later link may
+    /// read what an earlier one set); logging and the disruptive action
+    /// happen only when the whole chain matches.
     fn rule_matches(&mut self, rule: &Rule) -> bool {
+        self.current_rule = Some(rule.id);
         let mut first: Option<(String, Vec<u8>)> = None;
         for link in &rule.links {
             let found = self.link_matches(rule, link);
@@ -189,9 +193,6 @@ impl Transaction<'_> {
             }
             self.matched_var = found.last().cloned();
             self.matched_vars = found;
-        }
-        self.current_rule = Some(rule.id);
-        for link in &rule.links {
             for setvar in &link.setvars {
                 self.apply_setvar(setvar);
             }
