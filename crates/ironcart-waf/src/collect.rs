@@ -175,15 +175,22 @@ impl RequestData {
             "",
             request.version.as_bytes().to_vec(),
         );
+        // As in ModSecurity, REQUEST_URI and REQUEST_FILENAME are
+        // percent-decoded (not `+`); REQUEST_URI_RAW is as received.
+        let target = request.target.as_bytes();
+        self.push(Source::RequestUriRaw, "", target.to_vec());
+        self.push(Source::RequestUri, "", percent_decode(target));
+        let filename = percent_decode(path.as_bytes());
+        let basename_start = filename
+            .iter()
+            .rposition(|&b| b == b'/')
+            .map_or(0, |i| i + 1);
         self.push(
-            Source::RequestUriRaw,
+            Source::RequestBasename,
             "",
-            request.target.as_bytes().to_vec(),
+            filename[basename_start..].to_vec(),
         );
-        self.push(Source::RequestUri, "", request.target.as_bytes().to_vec());
-        self.push(Source::RequestFilename, "", path.as_bytes().to_vec());
-        let basename = path.rsplit('/').next().unwrap_or(path);
-        self.push(Source::RequestBasename, "", basename.as_bytes().to_vec());
+        self.push(Source::RequestFilename, "", filename);
         let query = request.query().unwrap_or_default();
         self.push(Source::QueryString, "", query.as_bytes().to_vec());
         if let Some(addr) = request.client_addr {
@@ -358,6 +365,26 @@ pub(crate) fn form_pairs(text: &[u8]) -> Vec<(String, Vec<u8>)> {
             (String::from_utf8_lossy(&name).into_owned(), value)
         })
         .collect()
+}
+
+/// `%XX` decoding only (`+` stays a plus sign, as in a path).
+fn percent_decode(raw: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while i < raw.len() {
+        let hex = |at: usize| raw.get(at).and_then(|b| (*b as char).to_digit(16));
+        match (raw[i], hex(i + 1), hex(i + 2)) {
+            (b'%', Some(high), Some(low)) => {
+                out.push(u8::try_from(high << 4 | low).unwrap_or(b'%'));
+                i += 3;
+            }
+            (byte, _, _) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    out
 }
 
 fn cookie_pairs(header: &[u8]) -> Vec<(String, Vec<u8>)> {

@@ -193,9 +193,6 @@ impl Transaction<'_> {
             }
             self.matched_var = found.last().cloned();
             self.matched_vars = found;
-            for setvar in &link.setvars {
-                self.apply_setvar(setvar);
-            }
             for ctl in &link.ctls {
                 self.apply_ctl(ctl);
             }
@@ -238,6 +235,13 @@ impl Transaction<'_> {
         let mut found = Vec::new();
         for candidate in candidates {
             if let Some(value) = self.test_candidate(link, &candidate.value) {
+                // As in ModSecurity, `setvar` runs once per matched value, with
+                // MATCHED_VAR and the captures of that value (CRS counts
+                // repeated parameters this way).
+                self.matched_var = Some((candidate.name.clone(), value.clone()));
+                for setvar in &link.setvars {
+                    self.apply_setvar(setvar);
+                }
                 found.push((candidate.name, value));
             }
         }

@@ -128,20 +128,34 @@ fn part(section: &[u8], result: &mut Multipart) -> Option<Part> {
 }
 
 /// The value of `param=` in a Content-Disposition header, unquoted.
+/// Quoted values may contain `;` (e.g. HTML entities in a field name).
 fn disposition_param(header: &[u8], param: &[u8]) -> Option<Vec<u8>> {
-    header.split(|&b| b == b';').skip(1).find_map(|item| {
-        let item = item.trim_ascii();
-        let eq = item.iter().position(|&b| b == b'=')?;
-        if !item[..eq].trim_ascii().eq_ignore_ascii_case(param) {
-            return None;
+    let mut rest = &header[header.iter().position(|&b| b == b';')? + 1..];
+    loop {
+        rest = rest.trim_ascii_start();
+        let eq = rest.iter().position(|&b| b == b'=')?;
+        let name = rest[..eq].trim_ascii();
+        let after = rest[eq + 1..].trim_ascii_start();
+        let (value, remainder) = match after.strip_prefix(b"\"") {
+            Some(quoted) => {
+                let end = quoted
+                    .iter()
+                    .position(|&b| b == b'"')
+                    .unwrap_or(quoted.len());
+                let remainder = quoted.get(end + 1..).unwrap_or_default();
+                (&quoted[..end], remainder)
+            }
+            None => {
+                let end = after.iter().position(|&b| b == b';').unwrap_or(after.len());
+                (after[..end].trim_ascii(), &after[end..])
+            }
+        };
+        if name.eq_ignore_ascii_case(param) {
+            return Some(value.to_vec());
         }
-        let value = item[eq + 1..].trim_ascii();
-        let value = value
-            .strip_prefix(b"\"")
-            .and_then(|v| v.strip_suffix(b"\""))
-            .unwrap_or(value);
-        Some(value.to_vec())
-    })
+        let next = remainder.iter().position(|&b| b == b';')?;
+        rest = &remainder[next + 1..];
+    }
 }
 
 /// The text content of an XML document (tags removed) and its attribute values.
@@ -163,7 +177,9 @@ pub(crate) fn xml_text(body: &[u8]) -> (Vec<u8>, Vec<Vec<u8>>) {
         rest = after.get(close + 1..).unwrap_or_default();
     }
     text.extend_from_slice(rest);
-    (text, attributes)
+    let decode = |bytes: &[u8]| crate::transform::Transform::HtmlEntityDecode.apply(bytes);
+    let attributes = attributes.iter().map(|value| decode(value)).collect();
+    (decode(&text), attributes)
 }
 
 fn attribute_values(tag: &[u8]) -> Vec<Vec<u8>> {
@@ -200,6 +216,10 @@ mod tests {
         assert_eq!(parsed.parts[0].body, b"Mug");
         assert_eq!(parsed.parts[1].filename.as_deref(), Some(&b"a.php"[..]));
         assert_eq!(parsed.parts[1].headers.len(), 2);
+        let tricky = b"--b\r\nContent-Disposition: form-data; name=\"a&auml;b\"; filename=\"x;y\"\r\n\r\n1\r\n--b--\r\n";
+        let parsed = parse(tricky, b"multipart/form-data; boundary=b");
+        assert_eq!(parsed.parts[0].name, "a&auml;b");
+        assert_eq!(parsed.parts[0].filename.as_deref(), Some(&b"x;y"[..]));
     }
 
     #[test]
@@ -212,8 +232,8 @@ mod tests {
 
     #[test]
     fn xml_text_and_attributes() {
-        let (text, attributes) = xml_text(b"<a x=\"1\"><b>hi</b><![CDATA[<c>]]></a>");
-        assert_eq!(text, b"hi<c>");
-        assert_eq!(attributes, vec![b"1".to_vec()]);
+        let (text, attributes) = xml_text(b"<a x=\"1&#x7B;\"><b>hi&amp;</b><![CDATA[<c>]]></a>");
+        assert_eq!(text, b"hi&<c>");
+        assert_eq!(attributes, vec![b"1{".to_vec()]);
     }
 }

@@ -189,7 +189,9 @@ impl Operator {
 /// Compiles `pattern` the way ModSecurity's PCRE does (dot matches newline),
 /// trying the linear-time engine first.
 pub(crate) fn compile_rx(pattern: &str) -> Result<Rx, OperatorError> {
+    let bytewise = bytewise_pattern(pattern);
     let build = |unicode: bool| {
+        let pattern = if unicode { pattern } else { bytewise.as_str() };
         regex::bytes::RegexBuilder::new(pattern)
             .unicode(unicode)
             .dot_matches_new_line(true)
@@ -200,7 +202,7 @@ pub(crate) fn compile_rx(pattern: &str) -> Result<Rx, OperatorError> {
     if let Ok(regex) = build(false) {
         return Ok(Rx {
             pattern: Pattern::Fast(regex),
-            literals: crate::prefilter::required_literals(pattern, false),
+            literals: crate::prefilter::required_literals(&bytewise, false),
         });
     }
     if let Ok(regex) = build(true) {
@@ -217,6 +219,46 @@ pub(crate) fn compile_rx(pattern: &str) -> Result<Rx, OperatorError> {
         pattern: Pattern::Backtracking(Box::new(fancy)),
         literals: None,
     })
+}
+
+/// PCRE without UTF mode (as ModSecurity runs it) reads a non-ASCII
+/// character in a pattern as its UTF-8 bytes, each a separate unit (so a
+/// class `[’]` matches any one of its three bytes), and `\x{bc}` as the
+/// byte 0xBC. Spelling those as `\xHH` gives Rust's byte-oriented regex
+/// the same meaning.
+fn bytewise_pattern(pattern: &str) -> String {
+    let mut out = String::with_capacity(pattern.len());
+    let mut chars = pattern.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            out.push(c);
+            let Some(next) = chars.next() else { break };
+            if next == 'x' && chars.peek() == Some(&'{') {
+                let braced: String = chars.by_ref().take_while(|&d| d != '}').collect();
+                let braced = braced.trim_start_matches('{');
+                match u8::from_str_radix(braced, 16) {
+                    Ok(byte) => out.push_str(&format!("x{byte:02X}")),
+                    Err(_) => out.push_str(&format!("x{{{braced}}}")),
+                }
+            } else {
+                push_bytewise(&mut out, next);
+            }
+        } else {
+            push_bytewise(&mut out, c);
+        }
+    }
+    out
+}
+
+fn push_bytewise(out: &mut String, c: char) {
+    if c.is_ascii() {
+        out.push(c);
+    } else {
+        let mut buffer = [0u8; 4];
+        for byte in c.encode_utf8(&mut buffer).bytes() {
+            out.push_str(&format!("\\x{byte:02X}"));
+        }
+    }
 }
 
 fn rx_match(pattern: &Pattern, value: &[u8]) -> Option<OperatorMatch> {
@@ -428,6 +470,13 @@ mod tests {
         let lookahead = op("rx", r"a(?!b)");
         assert!(matches(&lookahead, "ac"));
         assert!(!matches(&lookahead, "ab"));
+    }
+
+    #[test]
+    fn non_ascii_pattern_characters_are_bytes() {
+        let class = op("rx", "^[’]{3}$");
+        assert!(class.evaluate("’".as_bytes(), &NoMacros).is_some());
+        assert!(op("rx", r"\x{bc}x").evaluate(b"\xbcx", &NoMacros).is_some());
     }
 
     #[test]
