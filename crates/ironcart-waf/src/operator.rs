@@ -66,7 +66,8 @@ pub(crate) enum Operator {
     ValidateUrlEncoding,
     ValidateUtf8Encoding,
     IpMatch(Vec<(IpAddr, u8)>),
-    DetectSqli,
+    /// libinjection; fingerprints listed here count only with SQL syntax.
+    DetectSqli(Vec<String>),
     DetectXss,
     Unconditional,
     NoMatch,
@@ -127,7 +128,7 @@ impl Operator {
             "validateurlencoding" => Self::ValidateUrlEncoding,
             "validateutf8encoding" => Self::ValidateUtf8Encoding,
             "ipmatch" => Self::IpMatch(networks(param)?),
-            "detectsqli" => Self::DetectSqli,
+            "detectsqli" => Self::DetectSqli(param.split_whitespace().map(str::to_owned).collect()),
             "detectxss" => Self::DetectXss,
             "unconditionalmatch" => Self::Unconditional,
             "nomatch" => Self::NoMatch,
@@ -168,17 +169,7 @@ impl Operator {
             Self::ValidateUrlEncoding => hit(bad_url_encoding(value)),
             Self::ValidateUtf8Encoding => hit(std::str::from_utf8(value).is_err()),
             Self::IpMatch(networks) => hit(ip_in(value, networks)),
-            Self::DetectSqli => {
-                let result = libinjectionrs::detect_sqli(value);
-                result.is_injection().then(|| OperatorMatch {
-                    captures: vec![
-                        result
-                            .fingerprint
-                            .map(|f| f.to_string().into_bytes())
-                            .unwrap_or_default(),
-                    ],
-                })
-            }
+            Self::DetectSqli(weak) => detect_sqli(value, weak),
             Self::DetectXss => hit(libinjectionrs::detect_xss(value).is_injection()),
             Self::Unconditional => hit(true),
             Self::NoMatch => None,
@@ -290,6 +281,34 @@ fn rx_match(pattern: &Pattern, value: &[u8]) -> Option<OperatorMatch> {
             })
         }
     }
+}
+
+/// libinjection's verdict; a weak fingerprint also needs SQL syntax.
+fn detect_sqli(value: &[u8], weak: &[String]) -> Option<OperatorMatch> {
+    let result = libinjectionrs::detect_sqli(value);
+    if !result.is_injection() {
+        return None;
+    }
+    let fingerprint = result
+        .fingerprint
+        .map(|f| f.to_string())
+        .unwrap_or_default();
+    if weak.contains(&fingerprint) && !has_sql_syntax(value) {
+        return None;
+    }
+    Some(OperatorMatch {
+        captures: vec![fingerprint.into_bytes()],
+    })
+}
+
+fn has_sql_syntax(value: &[u8]) -> bool {
+    value.iter().any(|b| {
+        matches!(
+            b,
+            b'\'' | b'`' | b'#' | b';' | b'(' | b'=' | b'<' | b'>' | b'!' | b'|' | b'\\'
+        )
+    }) || contains(value, b"--")
+        || contains(value, b"/*")
 }
 
 fn phrases<'a>(words: impl Iterator<Item = &'a str>) -> Result<AhoCorasick, OperatorError> {
@@ -519,8 +538,18 @@ mod tests {
 
     #[test]
     fn libinjection_operators() {
-        assert!(matches(&Operator::DetectSqli, "1' OR '1'='1"));
-        assert!(!matches(&Operator::DetectSqli, "O'Brien"));
+        let plain = Operator::DetectSqli(Vec::new());
+        assert!(matches(&plain, "1' OR '1'='1"));
+        assert!(!matches(&plain, "O'Brien"));
+        assert!(
+            matches(&plain, "\"LIKE\" STAMP"),
+            "libinjection alone flags it"
+        );
+        let guarded = op("detectsqli", "sos 1&1");
+        assert!(!matches(&guarded, "\"LIKE\" STAMP"));
+        assert!(!matches(&guarded, "80% ACRYLIC AND 20% WOOL"));
+        assert!(matches(&guarded, "1 or 1=1"));
+        assert!(matches(&guarded, "1' OR '1'='1"));
         assert!(matches(&Operator::DetectXss, "<script>alert(1)</script>"));
     }
 }
