@@ -4,7 +4,9 @@
 //! ```text
 //! cargo run --release -p ironcart-waf --example crs_conformance
 //! ```
-//! Optional arguments restrict the families, e.g. `942 941`.
+//! Optional arguments restrict the families, e.g. `942 941`;
+//! `--audit-prefilter` also runs every regex the prefilter skipped and
+//! reports any that would have matched (there must be none).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -12,7 +14,9 @@
 mod ftw;
 
 fn main() {
-    let families: Vec<String> = std::env::args().skip(1).collect();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let audit = args.iter().any(|a| a == "--audit-prefilter");
+    let families: Vec<String> = args.into_iter().filter(|a| !a.starts_with("--")).collect();
     let prefixes: Vec<String> = if families.is_empty() {
         vec!["REQUEST-9".to_owned()]
     } else {
@@ -25,7 +29,17 @@ fn main() {
     for warning in waf.warnings() {
         println!("  load warning: {warning}");
     }
-    let results = ftw::run_suite(&waf, &prefix_refs);
+    let results = ftw::run_suite_with(&waf, &prefix_refs, audit);
+    if audit {
+        let misses: usize = results.iter().map(|c| c.prefilter_misses).sum();
+        println!(
+            "prefilter audit: {misses} regex matches skipped in {} requests",
+            results.len()
+        );
+        for case in results.iter().filter(|c| c.prefilter_misses > 0) {
+            println!("  prefilter skipped a match in {}", case.test);
+        }
+    }
 
     println!("\nfailures:");
     for case in results

@@ -230,10 +230,13 @@ impl RequestData {
             "",
             body.len().to_string().into_bytes(),
         );
+        // The raw body stays visible beside parsed JSON (its keys and
+        // structure are attack surface too, CRS 934210 reads them there);
+        // XML and multipart bodies need `ctl:forceRequestBodyVariable`.
         let raw_visible = force_raw
-            || matches!(
+            || !matches!(
                 self.processor,
-                BodyProcessor::None | BodyProcessor::UrlEncoded
+                BodyProcessor::Multipart | BodyProcessor::Xml
             );
         if raw_visible {
             self.push(Source::RequestBody, "", body.to_vec());

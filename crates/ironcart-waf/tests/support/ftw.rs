@@ -51,6 +51,7 @@ pub fn crs_waf() -> Waf {
 
 /// One stage's outcome.
 #[derive(Debug, Clone)]
+#[allow(dead_code)] // `test`, `got` and the audit are read by the example only
 pub struct CaseResult {
     pub family: String,
     pub test: String,
@@ -59,6 +60,7 @@ pub struct CaseResult {
     pub missing: Vec<u32>,
     pub unexpected: Vec<u32>,
     pub got: Vec<u32>,
+    pub prefilter_misses: usize,
 }
 
 /// Pass counts for one family.
@@ -108,7 +110,14 @@ fn rate(pass: usize, total: usize) -> f64 {
 
 /// Runs every stage with an id expectation in the families whose folder
 /// starts with one of `prefixes` (e.g. `REQUEST-942`).
+#[allow(dead_code)] // the example always passes its audit flag
 pub fn run_suite(waf: &Waf, prefixes: &[&str]) -> Vec<CaseResult> {
+    run_suite_with(waf, prefixes, false)
+}
+
+/// As [`run_suite`]; with `audit`, also counts regex matches the prefilter
+/// would have skipped (slow: every skipped regex is run).
+pub fn run_suite_with(waf: &Waf, prefixes: &[&str], audit: bool) -> Vec<CaseResult> {
     let mut results = Vec::new();
     for file in yaml_files(prefixes) {
         let text = std::fs::read_to_string(&file).expect("readable test file");
@@ -121,7 +130,8 @@ pub fn run_suite(waf: &Waf, prefixes: &[&str]) -> Vec<CaseResult> {
         for test in document["tests"].as_sequence().into_iter().flatten() {
             let test_id = scalar(&test["test_id"]);
             for stage in test["stages"].as_sequence().into_iter().flatten() {
-                if let Some(result) = run_stage(waf, stage, &family, &format!("{rule}-{test_id}")) {
+                let name = format!("{rule}-{test_id}");
+                if let Some(result) = run_stage(waf, stage, &family, &name, audit) {
                     results.push(result);
                 }
             }
@@ -193,7 +203,13 @@ struct RawRequest {
     body: Vec<u8>,
 }
 
-fn run_stage(waf: &Waf, stage: &Value, family: &str, test: &str) -> Option<CaseResult> {
+fn run_stage(
+    waf: &Waf,
+    stage: &Value,
+    family: &str,
+    test: &str,
+    audit: bool,
+) -> Option<CaseResult> {
     let log = &stage["output"]["log"];
     let expect = ids(&log["expect_ids"]);
     let no_expect = ids(&log["no_expect_ids"]);
@@ -212,6 +228,11 @@ fn run_stage(waf: &Waf, stage: &Value, family: &str, test: &str) -> Option<CaseR
         request.push_header(name, value);
     }
     let got = waf.inspect(&request, &Context::anonymous()).rule_ids();
+    let prefilter_misses = if audit {
+        waf.prefilter_misses(&request, &Context::anonymous())
+    } else {
+        0
+    };
     Some(CaseResult {
         family: family.to_owned(),
         test: test.to_owned(),
@@ -228,6 +249,7 @@ fn run_stage(waf: &Waf, stage: &Value, family: &str, test: &str) -> Option<CaseR
         expect,
         no_expect,
         got,
+        prefilter_misses,
     })
 }
 
