@@ -52,7 +52,7 @@ pub(crate) fn evaluate(
         mode,
         removals,
         force_body: false,
-        cache: HashMap::new(),
+        cache: Vec::new(),
         matched_var: None,
         matched_vars: Vec::new(),
         current_rule: None,
@@ -90,9 +90,27 @@ enum Value {
 }
 
 #[derive(Debug)]
-struct Candidate {
-    name: String,
+struct Candidate<'s> {
+    name: Name<'s>,
     value: Value,
+}
+
+/// A candidate's variable name, rendered only when it matches.
+#[derive(Debug)]
+enum Name<'s> {
+    Label(&'s str),
+    Field(&'s str, usize),
+    Owned(String),
+}
+
+impl Name<'_> {
+    fn render(&self, data: &RequestData) -> String {
+        match self {
+            Self::Label(label) => (*label).to_owned(),
+            Self::Field(label, slot) => format!("{label}:{}", data.field(*slot).name),
+            Self::Owned(name) => name.clone(),
+        }
+    }
 }
 
 /// A value after one pipeline, with its prefilter hits computed on demand.
@@ -109,7 +127,7 @@ struct Transaction<'s> {
     mode: EngineMode,
     removals: Removals,
     force_body: bool,
-    cache: HashMap<(usize, usize), Rc<Transformed>>,
+    cache: Vec<Option<Rc<Transformed>>>,
     matched_var: Option<(String, Vec<u8>)>,
     matched_vars: Vec<(String, Vec<u8>)>,
     current_rule: Option<u32>,
@@ -120,16 +138,17 @@ struct Transaction<'s> {
     prefilter_misses: usize,
 }
 
-impl Transaction<'_> {
+impl<'s> Transaction<'s> {
     fn run_phase(&mut self, phase: usize) -> Flow {
-        let steps = &self.set.phases[phase];
+        let set = self.set;
+        let steps = &set.phases[phase];
         let mut position = 0;
         while position < steps.len() {
             let Step::Rule(index) = steps[position] else {
                 position += 1;
                 continue;
             };
-            let rule = &self.set.rules[index];
+            let rule = &set.rules[index];
             if !self.is_active(rule) || !self.rule_matches(rule) {
                 position += 1;
                 continue;
@@ -180,7 +199,7 @@ impl Transaction<'_> {
     /// `setvar` and `ctl` run as soon as that link matches (a later link may
     /// read what an earlier one set); logging and the disruptive action
     /// happen only when the whole chain matches.
-    fn rule_matches(&mut self, rule: &Rule) -> bool {
+    fn rule_matches(&mut self, rule: &'s Rule) -> bool {
         self.current_rule = Some(rule.id);
         let mut first: Option<(String, Vec<u8>)> = None;
         for link in &rule.links {
@@ -220,10 +239,10 @@ impl Transaction<'_> {
     }
 
     /// The (name, transformed value) pairs on which the link's operator hit.
-    fn link_matches(&mut self, rule: &Rule, link: &Link) -> Vec<(String, Vec<u8>)> {
+    fn link_matches(&mut self, rule: &'s Rule, link: &'s Link) -> Vec<(String, Vec<u8>)> {
         let candidates = if link.targets.is_empty() {
             vec![Candidate {
-                name: String::new(),
+                name: Name::Label(""),
                 value: Value::Computed(Vec::new()),
             }]
         } else {
@@ -238,11 +257,12 @@ impl Transaction<'_> {
                 // As in ModSecurity, `setvar` runs once per matched value, with
                 // MATCHED_VAR and the captures of that value (CRS counts
                 // repeated parameters this way).
-                self.matched_var = Some((candidate.name.clone(), value.clone()));
+                let name = candidate.name.render(&self.data);
+                self.matched_var = Some((name.clone(), value.clone()));
                 for setvar in &link.setvars {
                     self.apply_setvar(setvar);
                 }
-                found.push((candidate.name, value));
+                found.push((name, value));
             }
         }
         found
@@ -329,8 +349,14 @@ impl Transaction<'_> {
     }
 
     fn transformed(&mut self, pipeline: usize, value: &Value) -> Rc<Transformed> {
-        if let Value::Slot(slot) = value
-            && let Some(cached) = self.cache.get(&(*slot, pipeline))
+        let pipelines = self.set.pipelines.len();
+        let index = match value {
+            Value::Slot(slot) => Some(slot * pipelines + pipeline),
+            Value::Computed(_) => None,
+        };
+        if let Some(cached) = index
+            .and_then(|i| self.cache.get(i))
+            .and_then(Option::as_ref)
         {
             return Rc::clone(cached);
         }
@@ -342,16 +368,18 @@ impl Transaction<'_> {
             value: current,
             hits: OnceCell::new(),
         });
-        if let Value::Slot(slot) = value {
-            self.cache
-                .insert((*slot, pipeline), Rc::clone(&transformed));
+        if let Some(index) = index {
+            if self.cache.len() <= index {
+                self.cache.resize(index + 1, None);
+            }
+            self.cache[index] = Some(Rc::clone(&transformed));
         }
         transformed
     }
 
     /// The values a target names, minus excluded keys.
-    fn resolve(&self, rule: &Rule, link: &Link, target: &Target) -> Vec<Candidate> {
-        let mut found: Vec<Candidate> = match &target.var {
+    fn resolve(&self, rule: &Rule, link: &Link, target: &'s Target) -> Vec<Candidate<'s>> {
+        let mut found: Vec<Candidate<'s>> = match &target.var {
             Var::Sources(sources) => self.source_values(rule, link, target, sources),
             Var::Tx => self.tx_values(rule, link, target.key.as_ref()),
             Var::MatchedVar => self.matched_var.iter().map(computed).collect(),
@@ -371,7 +399,7 @@ impl Transaction<'_> {
         if target.count {
             let count = found.len().to_string().into_bytes();
             found = vec![Candidate {
-                name: format!("&{}", target.label),
+                name: Name::Owned(format!("&{}", target.label)),
                 value: Value::Computed(count),
             }];
         }
@@ -382,9 +410,9 @@ impl Transaction<'_> {
         &self,
         rule: &Rule,
         link: &Link,
-        target: &Target,
+        target: &'s Target,
         sources: &[Source],
-    ) -> Vec<Candidate> {
+    ) -> Vec<Candidate<'s>> {
         let mut out = Vec::new();
         for &source in sources {
             let slots = self.data.slots(source);
@@ -403,9 +431,9 @@ impl Transaction<'_> {
                     continue;
                 }
                 let name = if field.name.is_empty() {
-                    target.label.clone()
+                    Name::Label(&target.label)
                 } else {
-                    format!("{}:{}", target.label, field.name)
+                    Name::Field(&target.label, slot)
                 };
                 out.push(Candidate {
                     name,
@@ -416,17 +444,27 @@ impl Transaction<'_> {
         out
     }
 
-    fn tx_values(&self, rule: &Rule, link: &Link, key: Option<&Key>) -> Vec<Candidate> {
-        let mut names: Vec<&String> = self.vars.keys().collect();
-        names.sort();
-        names
-            .into_iter()
+    fn tx_values(&self, rule: &Rule, link: &Link, key: Option<&Key>) -> Vec<Candidate<'s>> {
+        let candidate = |name: &String| Candidate {
+            name: Name::Owned(format!("TX:{name}")),
+            value: Value::Computed(self.vars[name].clone()),
+        };
+        if let Some(Key::Name(wanted)) = key {
+            let wanted = wanted.to_ascii_lowercase();
+            return self
+                .vars
+                .get_key_value(&wanted)
+                .filter(|(name, _)| !self.is_excluded(rule, link, None, name))
+                .map(|(name, _)| vec![candidate(name)])
+                .unwrap_or_default();
+        }
+        let mut names: Vec<&String> = self
+            .vars
+            .keys()
             .filter(|name| key_matches(key, name) && !self.is_excluded(rule, link, None, name))
-            .map(|name| Candidate {
-                name: format!("TX:{name}"),
-                value: Value::Computed(self.vars[name].clone()),
-            })
-            .collect()
+            .collect();
+        names.sort();
+        names.into_iter().map(candidate).collect()
     }
 
     fn is_excluded(&self, rule: &Rule, link: &Link, source: Option<Source>, name: &str) -> bool {
@@ -534,9 +572,9 @@ impl Expand for Transaction<'_> {
     }
 }
 
-fn computed((name, value): &(String, Vec<u8>)) -> Candidate {
+fn computed<'s>((name, value): &(String, Vec<u8>)) -> Candidate<'s> {
     Candidate {
-        name: name.clone(),
+        name: Name::Owned(name.clone()),
         value: Value::Computed(value.clone()),
     }
 }

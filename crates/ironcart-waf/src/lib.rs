@@ -277,6 +277,19 @@ impl Waf {
         &self.rules.warnings
     }
 
+    /// How many `@rx` operators have a prefilter literal set, and how many
+    /// must run on every value (reported by the speed example).
+    #[doc(hidden)]
+    pub fn prefilter_coverage(&self) -> (usize, usize) {
+        let links = self.rules.rules.iter().flat_map(|rule| rule.links.iter());
+        let regexes: Vec<_> = links.filter(|link| link.operator.is_regex()).collect();
+        let filtered = regexes
+            .iter()
+            .filter(|link| link.prefilter.is_some())
+            .count();
+        (filtered, regexes.len() - filtered)
+    }
+
     /// Test aid: how many regex matches the prefilter would have skipped
     /// on this request (must always be 0).
     #[doc(hidden)]

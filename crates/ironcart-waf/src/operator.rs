@@ -136,6 +136,10 @@ impl Operator {
         })
     }
 
+    pub(crate) fn is_regex(&self) -> bool {
+        matches!(self, Self::Rx(_))
+    }
+
     /// The prefilter literals, for `@rx` operators that have them.
     pub(crate) fn literals(&self) -> Option<&[Vec<u8>]> {
         match self {
