@@ -98,6 +98,46 @@ fn reencode(bytes: &[u8]) -> String {
         .collect()
 }
 
+/// The port against libinjection's own SQLi fingerprint tests
+/// (`tests/test-sqli-*.txt`: input, expected fingerprint or empty).
+#[test]
+fn libinjectionrs_matches_the_reference_sqli_fingerprints() {
+    let dir = Path::new(DATA_DIR).join("../tests");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !name.starts_with("test-sqli-") {
+            continue;
+        }
+        let text = std::fs::read_to_string(entry.path()).unwrap();
+        let input = section(&text, "--INPUT--");
+        let expected = section(&text, "--EXPECTED--");
+        let result = libinjectionrs::detect_sqli(input.as_bytes());
+        let got = if result.is_injection() {
+            result
+                .fingerprint
+                .map(|f| f.to_string())
+                .unwrap_or_default()
+        } else {
+            String::new()
+        };
+        assert_eq!(got, expected.trim(), "{name}: input {input:?}");
+        checked += 1;
+    }
+    assert!(
+        checked >= 40,
+        "only {checked} reference tests found in {}",
+        dir.display()
+    );
+}
+
+fn section(text: &str, marker: &str) -> String {
+    let start = text.find(marker).map_or(text.len(), |at| at + marker.len());
+    let rest = &text[start..];
+    let end = rest[1..].find("\n--").map_or(rest.len(), |at| at + 1);
+    rest[..end].trim_matches('\n').to_owned()
+}
+
 #[test]
 fn sqli_payloads_are_blocked() {
     let waf = Waf::with_default_rules().unwrap();
