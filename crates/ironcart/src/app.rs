@@ -36,6 +36,7 @@ pub struct Settings {
     pub header_read_timeout: Duration,
     /// Redis for state shared by several instances; `None` when running alone.
     pub redis_url: Option<String>,
+    pub waf: crate::edge::waf::WafSettings,
 }
 
 impl Default for Settings {
@@ -47,6 +48,7 @@ impl Default for Settings {
             max_in_flight: DEFAULT_MAX_IN_FLIGHT,
             header_read_timeout: Duration::from_secs(10),
             redis_url: None,
+            waf: crate::edge::waf::WafSettings::default(),
         }
     }
 }
@@ -81,6 +83,7 @@ pub struct AppInner {
     pub hash_slots: Semaphore,
     pub limits: RateLimits,
     pub egress_policy: ironcart_dlp::Policy,
+    pub waf: ironcart_waf::Waf,
     /// Set once the router is built: it is derived from the route declarations.
     pub openapi: std::sync::OnceLock<serde_json::Value>,
 }

@@ -62,6 +62,15 @@ pub struct ServeArgs {
     /// Redis URL for rate limits shared by several instances.
     #[arg(long, env = "IRONCART_REDIS_URL", hide_env_values = true)]
     pub redis_url: Option<String>,
+    /// An OWASP CRS 4 directory to load into the WAF besides the embedded rules.
+    #[arg(long, env = "IRONCART_WAF_RULES")]
+    pub waf_rules: Option<PathBuf>,
+    /// WAF paranoia level, 1 (fewest false positives) to 4.
+    #[arg(long, env = "IRONCART_WAF_PARANOIA")]
+    pub waf_paranoia: Option<u8>,
+    /// Only report what the WAF would block.
+    #[arg(long, env = "IRONCART_WAF_DETECTION_ONLY")]
+    pub waf_detection_only: bool,
 }
 
 /// The same options as a configuration file spells them.
@@ -79,6 +88,9 @@ struct FileConfig {
     trusted_proxies: Option<Vec<IpNet>>,
     max_in_flight: Option<usize>,
     redis_url: Option<String>,
+    waf_rules: Option<PathBuf>,
+    waf_paranoia: Option<u8>,
+    waf_detection_only: Option<bool>,
 }
 
 impl FileConfig {
@@ -111,6 +123,7 @@ pub struct ServeConfig {
     pub trusted_proxies: Vec<IpNet>,
     pub max_in_flight: usize,
     pub redis_url: Option<String>,
+    pub waf: crate::edge::waf::WafSettings,
 }
 
 #[derive(Debug, Clone)]
@@ -206,6 +219,15 @@ impl ServeArgs {
             trusted_proxies,
             max_in_flight,
             redis_url: self.redis_url.clone().or(file.redis_url),
+            waf: crate::edge::waf::WafSettings {
+                mode: if self.waf_detection_only || file.waf_detection_only.unwrap_or(false) {
+                    ironcart_waf::Mode::DetectionOnly
+                } else {
+                    ironcart_waf::Mode::Blocking
+                },
+                paranoia: self.waf_paranoia.or(file.waf_paranoia).unwrap_or(1),
+                crs_dir: self.waf_rules.clone().or(file.waf_rules),
+            },
         })
     }
 }

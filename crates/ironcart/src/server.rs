@@ -52,6 +52,7 @@ pub async fn build_state(parts: StateParts) -> anyhow::Result<AppState> {
     let hasher = Arc::new(PasswordHasher::default());
     warm_dummy_hash(&hasher).await;
     let token_config = TokenConfig::new(parts.public_url.clone(), TOKEN_AUDIENCE);
+    let waf = crate::edge::waf::build(&parts.settings.waf).context("cannot load the WAF rules")?;
     let mut limits = RateLimits::new(&parts.settings.rate_limits);
     if let Some(url) = &parts.settings.redis_url {
         let shared =
@@ -61,6 +62,7 @@ pub async fn build_state(parts: StateParts) -> anyhow::Result<AppState> {
     Ok(AppState::new(AppInner {
         limits,
         egress_policy: crate::edge::dlp::egress_policy(),
+        waf,
         events: SecurityEvents::new(parts.store.clone()),
         store: parts.store,
         keys,

@@ -12,5 +12,6 @@ pub mod openapi;
 pub mod policy;
 pub mod router;
 pub mod routes;
+pub mod waf;
 
 pub use error::ApiError;

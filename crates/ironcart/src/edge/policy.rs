@@ -116,15 +116,20 @@ impl SecuredRouter {
         let full_path = format!("{}{}", self.prefix, path);
         let filter = method_filter(&method);
         let state = self.state.clone();
-        let guarded =
-            on(filter, handler)
-                .layer(DefaultBodyLimit::max(options.body_limit))
-                .route_layer(middleware::from_fn(move |request: Request, next: Next| {
-                    let state = state.clone();
-                    async move {
-                        super::auth::authorize(&state, access, options.limit, request, next).await
+        let guarded = on(filter, handler)
+            .layer(DefaultBodyLimit::max(options.body_limit))
+            .route_layer(middleware::from_fn(move |request: Request, next: Next| {
+                let state = state.clone();
+                async move {
+                    match super::waf::inspect(&state, request).await {
+                        Ok(request) => {
+                            super::auth::authorize(&state, access, options.limit, request, next)
+                                .await
+                        }
+                        Err(refusal) => refusal,
                     }
-                }));
+                }
+            }));
         self.router = self.router.route(&full_path, guarded);
         self.specs.push(RouteSpec {
             method,

@@ -36,6 +36,14 @@ pub fn test_settings() -> Settings {
     }
 }
 
+/// Test settings with the WAF in detection-only mode, for tests that attack the
+/// layers behind it.
+pub fn waf_watching_settings() -> Settings {
+    let mut settings = test_settings();
+    settings.waf.mode = ironcart_waf::Mode::DetectionOnly;
+    settings
+}
+
 /// Path of a file in the shared test data (never copied into the repository).
 pub fn shared_data(relative: &str) -> PathBuf {
     let path =

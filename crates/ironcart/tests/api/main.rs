@@ -21,3 +21,4 @@ mod smoke;
 mod tls;
 mod tokens;
 mod validation;
+mod waf;

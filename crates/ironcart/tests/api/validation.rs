@@ -379,7 +379,9 @@ async fn catalog_total(app: &TestApp) -> i64 {
 
 #[tokio::test]
 async fn hostile_input_never_fails_the_server_nor_leaks_internals() {
-    let app = TestApp::spawn().await;
+    // The WAF would stop much of this battery with 403; here it only watches, so the
+    // layers behind it (validation, bound SQL, error mapping) are attacked directly.
+    let app = TestApp::spawn_with(crate::common::waf_watching_settings()).await;
     let (customer, _) = shop(&app).await;
     let products_before = catalog_total(&app).await;
     assert!(products_before > 5);
@@ -443,7 +445,9 @@ async fn hostile_input_never_fails_the_server_nor_leaks_internals() {
 
 #[tokio::test]
 async fn sql_looking_text_is_stored_and_returned_literally() {
-    let app = TestApp::spawn().await;
+    // With the WAF only watching, this proves the store itself is safe (bound
+    // parameters); waf.rs proves the WAF blocks the same name in blocking mode.
+    let app = TestApp::spawn_with(crate::common::waf_watching_settings()).await;
     let name = "Robert'); DROP TABLE users; -- ñ";
     let email = unique_email();
     let register = json!({ "email": email, "password": PASSWORD, "name": name });
