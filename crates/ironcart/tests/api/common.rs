@@ -56,6 +56,8 @@ pub struct TestApp {
     /// Settable "now" (unix seconds) seen by the app.
     pub now: Arc<AtomicI64>,
     pub data_dir: tempfile::TempDir,
+    /// The test's own database, for tests that inspect or tamper with it directly.
+    pub database_url: String,
     running: Option<Running>,
 }
 
@@ -97,6 +99,7 @@ impl TestApp {
         let data_dir = tempfile::tempdir().expect("temp dir");
         let url = fresh_database_url(data_dir.path()).await;
         let store = Store::connect(&url).await.expect("open store");
+        let database_url = url.clone();
         let sandbox = Arc::new(SandboxProvider::default());
         let now = Arc::new(AtomicI64::new(
             time::OffsetDateTime::now_utc().unix_timestamp(),
@@ -111,6 +114,7 @@ impl TestApp {
             settings,
             payments: sandbox.clone(),
             clock: Clock::Fixed(now.clone()),
+            kek: ironcart::store::KekSource::default_file(data_dir.path()),
         })
         .await
         .expect("build state");
@@ -130,8 +134,20 @@ impl TestApp {
             sandbox,
             now,
             data_dir,
+            database_url,
             running: Some(running),
         }
+    }
+
+    /// A second connection pool on the test's database, bypassing the app (and its
+    /// encryption): what an attacker with database access would hold.
+    pub async fn raw_db(&self) -> sqlx::AnyPool {
+        sqlx::any::install_default_drivers();
+        sqlx::any::AnyPoolOptions::new()
+            .max_connections(1)
+            .connect(&self.database_url)
+            .await
+            .expect("raw database connection")
     }
 
     pub fn url(&self, path: &str) -> String {
