@@ -8,6 +8,7 @@
 mod common;
 mod dlp;
 mod e2e;
+mod encryption;
 mod limits;
 mod smoke;
 mod tls;
