@@ -10,11 +10,11 @@ use clap::{Parser, Subcommand};
 
 use crate::app::Settings;
 use crate::clock::Clock;
-use crate::config::{ServeArgs, StoreArgs, TlsSource};
+use crate::config::{ServeArgs, StoreArgs, StoreConfig, TlsSource};
 use crate::domain::customers::{self, Email};
 use crate::domain::payments::SandboxProvider;
 use crate::server::{self, StateParts};
-use crate::store::Store;
+use crate::store::{ReencryptProgress, Store};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -83,6 +83,32 @@ enum KeyAction {
         #[command(flatten)]
         store: StoreArgs,
     },
+    /// List the data keys, their state and how many stored values each protects.
+    Status {
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// New primary data key, then re-encrypt every value under it (resumable: a
+    /// rerun continues an unfinished rotation). Safe while servers run.
+    Rotate {
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Re-wrap every data key under a new KEK (created in the file if it is missing).
+    RotateKek {
+        /// The new KEK file (mode 0600); a new KEK is generated into it if absent.
+        #[arg(long)]
+        new_kek_file: PathBuf,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Retire a data key that no stored value uses any more.
+    Retire {
+        /// The key id, as `keys status` shows it.
+        key_id: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
 }
 
 pub async fn run() -> ExitCode {
@@ -103,9 +129,7 @@ pub async fn run() -> ExitCode {
                     store,
                 },
         } => create_user(email, role, name, store).await,
-        Command::Keys {
-            action: KeyAction::RotateSigning { store },
-        } => rotate_signing(store).await,
+        Command::Keys { action } => keys(action).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -117,13 +141,23 @@ pub async fn run() -> ExitCode {
     }
 }
 
-async fn open_store(args: &StoreArgs) -> anyhow::Result<(Store, PathBuf)> {
+async fn open_store(args: &StoreArgs) -> anyhow::Result<(Store, StoreConfig)> {
     let config = args.resolve()?;
     crate::bootstrap::create_private_dir(&config.data_dir)?;
     let store = Store::connect(&config.database_url)
         .await
         .context("cannot open the database")?;
-    Ok((store, config.data_dir))
+    Ok((store, config))
+}
+
+/// The store with its field encryption keys loaded, for the key commands.
+async fn open_unlocked_store(args: &StoreArgs) -> anyhow::Result<Store> {
+    let (store, config) = open_store(args).await?;
+    store
+        .unlock(&config.kek, Clock::System)
+        .await
+        .context("cannot load the field encryption keys")?;
+    Ok(store)
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
@@ -146,6 +180,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         },
         payments: Arc::new(SandboxProvider::default()),
         clock: Clock::System,
+        kek: config.store.kek.clone(),
     })
     .await?;
     crate::bootstrap::ensure_first_admin(&state, &config.store.data_dir).await?;
@@ -210,7 +245,7 @@ async fn create_user(
     name: String,
     args: StoreArgs,
 ) -> anyhow::Result<()> {
-    let (store, data_dir) = open_store(&args).await?;
+    let (store, config) = open_store(&args).await?;
     let mut password = String::new();
     std::io::stdin()
         .read_to_string(&mut password)
@@ -220,11 +255,12 @@ async fn create_user(
     );
     let state = server::build_state(StateParts {
         store,
-        data_dir,
+        data_dir: config.data_dir,
         public_url: String::new(),
         settings: Settings::default(),
         payments: Arc::new(SandboxProvider::default()),
         clock: Clock::System,
+        kek: config.kek,
     })
     .await?;
     anyhow::ensure!(
@@ -256,4 +292,65 @@ async fn rotate_signing(args: StoreArgs) -> anyhow::Result<()> {
     let kid = keys.signing_kid();
     println!("{}", serde_json::json!({ "new_signing_key": kid }));
     Ok(())
+}
+
+async fn keys(action: KeyAction) -> anyhow::Result<()> {
+    match action {
+        KeyAction::RotateSigning { store } => rotate_signing(store).await,
+        KeyAction::Status { store } => {
+            let store = open_unlocked_store(&store).await?;
+            let status = store.key_status().await?;
+            println!("{}", serde_json::to_string_pretty(&status)?);
+            Ok(())
+        }
+        KeyAction::Rotate { store } => {
+            let store = open_unlocked_store(&store).await?;
+            let mut progress = |step: ReencryptProgress| {
+                eprintln!(
+                    "pass {}: {}.{} done, {} values re-encrypted so far",
+                    step.pass,
+                    step.column.table(),
+                    step.column.column(),
+                    step.rewritten
+                );
+            };
+            let report = store.rotate_data_keys(&mut progress).await?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            anyhow::ensure!(
+                report.reencrypted.undecryptable == 0,
+                "{} stored values failed to decrypt and were left as they are \
+                 (recorded as crypto.decrypt_failed in the audit trail)",
+                report.reencrypted.undecryptable
+            );
+            Ok(())
+        }
+        KeyAction::RotateKek {
+            new_kek_file,
+            store,
+        } => {
+            let store = open_unlocked_store(&store).await?;
+            let new = if new_kek_file.exists() {
+                ironcart_vault::Kek::from_file(&new_kek_file)?
+            } else {
+                ironcart_vault::Kek::create_file(&new_kek_file)?
+            };
+            let kek_id = store.rotate_kek(new).await?;
+            println!("{}", serde_json::json!({ "kek_id": kek_id.to_string() }));
+            eprintln!(
+                "every data key is now wrapped under the KEK in {}: point --kek-file \
+                 (or IRONCART_KEK_FILE / IRONCART_KEK) at it and restart the servers",
+                new_kek_file.display()
+            );
+            Ok(())
+        }
+        KeyAction::Retire { key_id, store } => {
+            let store = open_unlocked_store(&store).await?;
+            let retired = store.retire_data_key(&key_id).await?;
+            println!(
+                "{}",
+                serde_json::json!({ "retired": retired.id.to_string(), "state": retired.state.as_str() })
+            );
+            Ok(())
+        }
+    }
 }

@@ -9,6 +9,9 @@ use clap::Args;
 use ipnet::IpNet;
 use serde::Deserialize;
 
+use crate::store::KekSource;
+use crate::store::crypto::KEK_VARIABLE;
+
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8443";
 pub const DEFAULT_DATA_DIR: &str = "./data";
 
@@ -24,6 +27,10 @@ pub struct StoreArgs {
     /// TOML configuration file; flags and environment variables override it.
     #[arg(long, env = "IRONCART_CONFIG")]
     pub config: Option<PathBuf>,
+    /// File holding the key-encryption key (mode 0600); default: <data-dir>/keys/kek.
+    /// The KEK may instead be given, base64, in the IRONCART_KEK environment variable.
+    #[arg(long, env = "IRONCART_KEK_FILE")]
+    pub kek_file: Option<PathBuf>,
 }
 
 /// Options of `ironcart serve`.
@@ -91,6 +98,7 @@ struct FileConfig {
     waf_rules: Option<PathBuf>,
     waf_paranoia: Option<u8>,
     waf_detection_only: Option<bool>,
+    kek_file: Option<PathBuf>,
 }
 
 impl FileConfig {
@@ -110,6 +118,8 @@ impl FileConfig {
 pub struct StoreConfig {
     pub data_dir: PathBuf,
     pub database_url: String,
+    /// Where the key-encryption key comes from (never the database).
+    pub kek: KekSource,
 }
 
 /// Everything `serve` needs, fully resolved.
@@ -141,11 +151,11 @@ pub enum TlsSource {
 impl StoreArgs {
     pub fn resolve(&self) -> anyhow::Result<StoreConfig> {
         let file = FileConfig::load(self.config.as_deref())?;
-        Ok(resolve_store(self, &file))
+        resolve_store(self, &file)
     }
 }
 
-fn resolve_store(args: &StoreArgs, file: &FileConfig) -> StoreConfig {
+fn resolve_store(args: &StoreArgs, file: &FileConfig) -> anyhow::Result<StoreConfig> {
     let data_dir = args
         .data_dir
         .clone()
@@ -156,10 +166,21 @@ fn resolve_store(args: &StoreArgs, file: &FileConfig) -> StoreConfig {
         .clone()
         .or_else(|| file.database_url.clone())
         .unwrap_or_else(|| sqlite_url(&data_dir));
-    StoreConfig {
+    let kek_file = args.kek_file.clone().or_else(|| file.kek_file.clone());
+    let kek_variable = std::env::var_os(KEK_VARIABLE).is_some();
+    let kek = match (kek_file, kek_variable) {
+        (Some(_), true) => anyhow::bail!(
+            "the KEK is given twice: set either {KEK_VARIABLE} or a KEK file, not both"
+        ),
+        (Some(path), false) => KekSource::File(path),
+        (None, true) => KekSource::Variable,
+        (None, false) => KekSource::default_file(&data_dir),
+    };
+    Ok(StoreConfig {
         data_dir,
         database_url,
-    }
+        kek,
+    })
 }
 
 fn sqlite_url(data_dir: &Path) -> String {
@@ -172,7 +193,7 @@ fn sqlite_url(data_dir: &Path) -> String {
 impl ServeArgs {
     pub fn resolve(&self) -> anyhow::Result<ServeConfig> {
         let file = FileConfig::load(self.store.config.as_deref())?;
-        let store = resolve_store(&self.store, &file);
+        let store = resolve_store(&self.store, &file)?;
         let listen = match self.listen.or(file.listen) {
             Some(addr) => addr,
             None => DEFAULT_LISTEN.parse()?,

@@ -19,7 +19,7 @@ use crate::domain::payments::PaymentProvider;
 use crate::security::audit::SecurityEvents;
 use crate::security::ratelimit::RateLimits;
 use crate::security::rbac::Policy;
-use crate::store::Store;
+use crate::store::{KEY_RELOAD_INTERVAL, KekSource, Store};
 
 pub const TOKEN_AUDIENCE: &str = "ironcart-api";
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(20);
@@ -32,6 +32,8 @@ pub struct StateParts {
     pub settings: Settings,
     pub payments: Arc<dyn PaymentProvider>,
     pub clock: Clock,
+    /// Where the key-encryption key comes from.
+    pub kek: KekSource,
 }
 
 pub fn signing_key_dir(data_dir: &Path) -> std::path::PathBuf {
@@ -40,6 +42,11 @@ pub fn signing_key_dir(data_dir: &Path) -> std::path::PathBuf {
 
 pub async fn build_state(parts: StateParts) -> anyhow::Result<AppState> {
     crate::bootstrap::create_private_dir(&parts.data_dir)?;
+    parts
+        .store
+        .unlock(&parts.kek, parts.clock.clone())
+        .await
+        .context("cannot load the field encryption keys")?;
     let keys = SigningKeys::load_or_create(&signing_key_dir(&parts.data_dir))
         .context("cannot load the token signing keys")?;
     let (policy, unknown) = Policy::from_pairs(&parts.store.role_permissions().await?);
@@ -85,6 +92,25 @@ async fn warm_dummy_hash(hasher: &Arc<PasswordHasher>) {
         hasher.verify_unknown_user(&ironcart_security::SecretString::from("warm-up"))
     })
     .await;
+}
+
+/// Re-reads the data keys periodically, so a key added by `ironcart keys rotate` in
+/// another process becomes this server's primary within `KEY_RELOAD_INTERVAL`.
+fn spawn_key_reloader(state: AppState) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(KEY_RELOAD_INTERVAL);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            if let Err(err) = state.store.reload_keys().await {
+                tracing::warn!(
+                    target: "security",
+                    error = %err,
+                    "cannot reload the data keys; still using the ones loaded"
+                );
+            }
+        }
+    });
 }
 
 /// A server running in the background.
@@ -136,6 +162,7 @@ pub async fn spawn(
             limits_state.limits.forget_idle_keys();
         }
     });
+    spawn_key_reloader(state.clone());
     let app = crate::edge::router::build(state);
     let service = app.into_make_service_with_connect_info::<SocketAddr>();
     let handle = Handle::new();

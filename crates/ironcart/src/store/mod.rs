@@ -3,9 +3,15 @@
 //! One set of portable SQL runs on SQLite (embedded default) and PostgreSQL (scaled
 //! out) through sqlx's `Any` driver, so both back ends pass the same test suite. No
 //! SQL text is ever assembled from input: every statement is a string literal.
+//!
+//! Personal data (users' email and name, orders' shipping address) is encrypted here,
+//! column by column (see [`crypto`]), so the domain sees plaintext and the disk never
+//! does.
 
 mod audit;
 mod catalog;
+pub mod crypto;
+pub mod keys;
 mod orders;
 mod users;
 
@@ -16,6 +22,10 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{Any, AnyPool, ConnectOptions, Executor, Transaction};
 
 pub use catalog::{CatalogQuery, ImportOutcome, ProductRecord, VariantRecord};
+pub use crypto::{KEY_RELOAD_INTERVAL, KekSource, KeyringError};
+pub use keys::{
+    EncryptedColumn, KeyReport, KeyStatus, ReencryptProgress, ReencryptReport, RotationReport,
+};
 pub use orders::{
     CartLine, OrderLineRecord, OrderRecord, OrderTransition, PaymentRecord, PlaceOrderError,
 };
@@ -42,6 +52,18 @@ pub enum StoreError {
     Database(#[from] sqlx::Error),
     #[error("migration failed")]
     Migration(#[from] sqlx::migrate::MigrateError),
+    #[error("the field encryption keys are not loaded")]
+    Locked,
+    #[error("a value could not be encrypted")]
+    Encrypt,
+    /// A stored value failed authentication (or names an unknown key): it was
+    /// altered, or moved from another row or column. Ids only, never the value.
+    #[error("stored value {table}.{column} of row {row_id} failed to decrypt")]
+    Undecryptable {
+        table: &'static str,
+        column: &'static str,
+        row_id: String,
+    },
 }
 
 impl StoreError {
@@ -66,6 +88,8 @@ pub type StoreResult<T> = Result<T, StoreError>;
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// The keys for personal data, set once by [`Store::unlock`].
+    crypto: crypto::CryptoSlot,
 }
 
 impl Store {
@@ -104,7 +128,11 @@ impl Store {
             .connect_with(options)
             .await?;
         MIGRATOR.run(&pool).await?;
-        Ok(Self { pool, backend })
+        Ok(Self {
+            pool,
+            backend,
+            crypto: crypto::new_slot(),
+        })
     }
 
     pub fn backend(&self) -> Backend {

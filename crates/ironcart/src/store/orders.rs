@@ -84,15 +84,21 @@ pub struct OrderTransition<'a> {
     pub now: i64,
 }
 
-fn order_from_row(row: &AnyRow) -> StoreResult<OrderRecord> {
+/// An order row with its shipping address decrypted (or a recorded failure).
+async fn order_from_row(store: &Store, row: &AnyRow) -> StoreResult<OrderRecord> {
+    let id: String = row.try_get("id")?;
+    let sealed_address: String = row.try_get("shipping_address")?;
+    let shipping_address = store
+        .open("orders", "shipping_address", &id, &sealed_address)
+        .await?;
     Ok(OrderRecord {
-        id: row.try_get("id")?,
+        id,
         user_id: row.try_get("user_id")?,
         status: row.try_get("status")?,
         currency: row.try_get("currency")?,
         subtotal: row.try_get("subtotal")?,
         total: row.try_get("total")?,
-        shipping_address: row.try_get("shipping_address")?,
+        shipping_address,
         idempotency_key: row.try_get("idempotency_key")?,
         request_hash: row.try_get("request_hash")?,
         created_at: row.try_get("created_at")?,
@@ -160,6 +166,12 @@ impl Store {
     /// line (never below zero for `deny` variants), the lines, payment and first
     /// event are recorded and the cart is emptied; any failure rolls all of it back.
     pub async fn place_order(&self, order: &OrderRecord) -> Result<(), PlaceOrderError> {
+        let sealed_address = self.seal(
+            "orders",
+            "shipping_address",
+            &order.id,
+            &order.shipping_address,
+        )?;
         let mut tx = self.begin_write().await?;
         let inserted = sqlx::query(
             "INSERT INTO orders (id, user_id, status, currency, subtotal, total, \
@@ -172,7 +184,7 @@ impl Store {
         .bind(&order.currency)
         .bind(order.subtotal)
         .bind(order.total)
-        .bind(&order.shipping_address)
+        .bind(sealed_address)
         .bind(&order.idempotency_key)
         .bind(&order.request_hash)
         .bind(order.created_at)
@@ -255,7 +267,7 @@ impl Store {
 
     async fn complete_order(&self, row: Option<AnyRow>) -> StoreResult<Option<OrderRecord>> {
         let Some(row) = row else { return Ok(None) };
-        let mut order = order_from_row(&row)?;
+        let mut order = order_from_row(self, &row).await?;
         order.lines = sqlx::query(
             "SELECT variant_id, sku, title, quantity, unit_price, line_total FROM order_lines \
              WHERE order_id = $1 ORDER BY line_no",

@@ -40,19 +40,30 @@ pub enum RefreshOutcome {
     Invalid,
 }
 
-fn user_from_row(row: &AnyRow) -> StoreResult<UserRecord> {
-    Ok(UserRecord {
-        id: row.try_get("id")?,
-        email: row.try_get("email")?,
-        name: row.try_get("name")?,
-        password_hash: row.try_get("password_hash")?,
-        status: row.try_get("status")?,
-        created_at: row.try_get("created_at")?,
-        roles: Vec::new(),
-    })
+/// The columns every user query reads; email and name are envelopes.
+macro_rules! user_columns {
+    () => {
+        "id, email_enc, name_enc, password_hash, status, created_at"
+    };
 }
 
 impl Store {
+    /// A user row with its email and name decrypted (or a recorded failure).
+    async fn user_from_row(&self, row: &AnyRow) -> StoreResult<UserRecord> {
+        let id: String = row.try_get("id")?;
+        let email_enc: String = row.try_get("email_enc")?;
+        let name_enc: String = row.try_get("name_enc")?;
+        Ok(UserRecord {
+            email: self.open("users", "email_enc", &id, &email_enc).await?,
+            name: self.open("users", "name_enc", &id, &name_enc).await?,
+            password_hash: row.try_get("password_hash")?,
+            status: row.try_get("status")?,
+            created_at: row.try_get("created_at")?,
+            roles: Vec::new(),
+            id,
+        })
+    }
+
     /// Creates an account with the given roles. `Conflict` if the email is taken.
     pub async fn create_user(
         &self,
@@ -63,14 +74,20 @@ impl Store {
         now: i64,
     ) -> StoreResult<UserRecord> {
         let id = new_id();
+        let email_index = self.email_index(email)?;
+        let email_enc = self.seal("users", "email_enc", &id, email)?;
+        let name_enc = self.seal("users", "name_enc", &id, name)?;
         let mut tx = self.begin_write().await?;
+        // The legacy `email` and `name` columns get the id and '' (see 0003).
         sqlx::query(
-            "INSERT INTO users (id, email, name, password_hash, status, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, 'active', $5, $5)",
+            "INSERT INTO users (id, email, name, email_index, email_enc, name_enc, \
+             password_hash, status, created_at, updated_at) \
+             VALUES ($1, $1, '', $2, $3, $4, $5, 'active', $6, $6)",
         )
         .bind(&id)
-        .bind(email)
-        .bind(name)
+        .bind(email_index)
+        .bind(email_enc)
+        .bind(name_enc)
         .bind(password_hash)
         .bind(now)
         .execute(&mut *tx)
@@ -103,20 +120,35 @@ impl Store {
         Ok(row.try_get("n")?)
     }
 
+    /// Finds an account through the email's blind index. The decrypted email must be
+    /// the one asked for: an index value moved to another row is tampering.
     pub async fn user_by_email(&self, email: &str) -> StoreResult<Option<UserRecord>> {
-        let row = sqlx::query(
-            "SELECT id, email, name, password_hash, status, created_at FROM users WHERE email = $1",
-        )
-        .bind(email)
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users WHERE email_index = $1"
+        ))
+        .bind(self.email_index(email)?)
         .fetch_optional(&self.pool)
         .await?;
-        self.with_roles(row).await
+        let user = self.with_roles(row).await?;
+        if let Some(user) = &user
+            && ironcart_vault::normalize_email(&user.email)
+                != ironcart_vault::normalize_email(email)
+        {
+            return Err(self
+                .decrypt_failed("users", "email_index", &user.id, "index_mismatch")
+                .await);
+        }
+        Ok(user)
     }
 
     pub async fn user_by_id(&self, id: &str) -> StoreResult<Option<UserRecord>> {
-        let row = sqlx::query(
-            "SELECT id, email, name, password_hash, status, created_at FROM users WHERE id = $1",
-        )
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users WHERE id = $1"
+        ))
         .bind(id)
         .fetch_optional(&self.pool)
         .await?;
@@ -125,7 +157,7 @@ impl Store {
 
     async fn with_roles(&self, row: Option<AnyRow>) -> StoreResult<Option<UserRecord>> {
         let Some(row) = row else { return Ok(None) };
-        let mut user = user_from_row(&row)?;
+        let mut user = self.user_from_row(&row).await?;
         user.roles = self.roles_of(&user.id).await?;
         Ok(Some(user))
     }
@@ -142,17 +174,18 @@ impl Store {
 
     /// Users, newest first, with their roles.
     pub async fn list_users(&self, limit: i64, offset: i64) -> StoreResult<(Vec<UserRecord>, i64)> {
-        let rows = sqlx::query(
-            "SELECT id, email, name, password_hash, status, created_at FROM users \
-             ORDER BY created_at DESC, id DESC LIMIT $1 OFFSET $2",
-        )
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users ORDER BY created_at DESC, id DESC LIMIT $1 OFFSET $2"
+        ))
         .bind(limit)
         .bind(offset)
         .fetch_all(&self.pool)
         .await?;
         let mut users = Vec::with_capacity(rows.len());
         for row in &rows {
-            let mut user = user_from_row(row)?;
+            let mut user = self.user_from_row(row).await?;
             user.roles = self.roles_of(&user.id).await?;
             users.push(user);
         }
@@ -179,8 +212,9 @@ impl Store {
     }
 
     pub async fn update_name(&self, user_id: &str, name: &str, now: i64) -> StoreResult<()> {
-        sqlx::query("UPDATE users SET name = $1, updated_at = $2 WHERE id = $3")
-            .bind(name)
+        let name_enc = self.seal("users", "name_enc", user_id, name)?;
+        sqlx::query("UPDATE users SET name_enc = $1, updated_at = $2 WHERE id = $3")
+            .bind(name_enc)
             .bind(now)
             .bind(user_id)
             .execute(&self.pool)

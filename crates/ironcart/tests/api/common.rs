@@ -64,6 +64,8 @@ pub struct TestApp {
     /// Settable "now" (unix seconds) seen by the app.
     pub now: Arc<AtomicI64>,
     pub data_dir: tempfile::TempDir,
+    /// The test's own database, for tests that inspect or tamper with it directly.
+    pub database_url: String,
     running: Option<Running>,
 }
 
@@ -113,6 +115,7 @@ impl TestApp {
             let sandbox = Arc::new(SandboxProvider::default());
             (sandbox.clone() as Arc<dyn PaymentProvider>, sandbox)
         });
+        let database_url = url.clone();
         let now = Arc::new(AtomicI64::new(
             time::OffsetDateTime::now_utc().unix_timestamp(),
         ));
@@ -126,6 +129,7 @@ impl TestApp {
             settings,
             payments,
             clock: Clock::Fixed(now.clone()),
+            kek: ironcart::store::KekSource::default_file(data_dir.path()),
         })
         .await
         .expect("build state");
@@ -145,6 +149,7 @@ impl TestApp {
             sandbox,
             now,
             data_dir,
+            database_url,
             running: Some(running),
         }
     }
@@ -152,6 +157,17 @@ impl TestApp {
     /// The live TLS configuration of the running server.
     pub fn live_tls(&self) -> Option<axum_server::tls_rustls::RustlsConfig> {
         self.running.as_ref().and_then(|r| r.tls.clone())
+    }
+
+    /// A second connection pool on the test's database, bypassing the app (and its
+    /// encryption): what an attacker with database access would hold.
+    pub async fn raw_db(&self) -> sqlx::AnyPool {
+        sqlx::any::install_default_drivers();
+        sqlx::any::AnyPoolOptions::new()
+            .max_connections(1)
+            .connect(&self.database_url)
+            .await
+            .expect("raw database connection")
     }
 
     pub fn url(&self, path: &str) -> String {

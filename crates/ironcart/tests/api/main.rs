@@ -12,6 +12,7 @@ mod checkout;
 mod common;
 mod dlp;
 mod e2e;
+mod encryption;
 mod limits;
 mod openapi;
 mod orders;
