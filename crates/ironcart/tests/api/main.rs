@@ -9,6 +9,7 @@
 mod auth;
 mod catalog;
 mod checkout;
+mod cli;
 mod common;
 mod dlp;
 mod e2e;
