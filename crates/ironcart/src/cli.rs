@@ -141,6 +141,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             trusted_proxies: config.trusted_proxies.clone(),
             max_in_flight: config.max_in_flight,
             redis_url: config.redis_url.clone(),
+            rate_limits: config.rate_limits.clone(),
             ..Settings::default()
         },
         payments: Arc::new(SandboxProvider::default()),
