@@ -11,6 +11,7 @@ mod catalog;
 mod checkout;
 mod common;
 mod dlp;
+mod drain;
 mod e2e;
 mod limits;
 mod openapi;
