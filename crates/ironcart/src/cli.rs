@@ -176,6 +176,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             max_in_flight: config.max_in_flight,
             redis_url: config.redis_url.clone(),
             waf: config.waf.clone(),
+
+            rate_limits: config.rate_limits.clone(),
             ..Settings::default()
         },
         payments: Arc::new(SandboxProvider::default()),

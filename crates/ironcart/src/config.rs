@@ -1,6 +1,7 @@
 //! Runtime configuration: command-line flags, `IRONCART_*` environment variables and an
 //! optional TOML file, merged in that order of precedence over built-in defaults.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -11,6 +12,8 @@ use serde::Deserialize;
 
 use crate::store::KekSource;
 use crate::store::crypto::KEK_VARIABLE;
+
+use crate::security::ratelimit::{LimitClass, LimitQuota, RateLimitSettings};
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8443";
 pub const DEFAULT_DATA_DIR: &str = "./data";
@@ -60,7 +63,8 @@ pub struct ServeArgs {
     #[arg(
         long = "trusted-proxy",
         env = "IRONCART_TRUSTED_PROXIES",
-        value_delimiter = ','
+        value_delimiter = ',',
+        value_parser = parse_trusted_proxy
     )]
     pub trusted_proxies: Vec<IpNet>,
     /// Requests served at once before new ones are shed with 503.
@@ -92,13 +96,24 @@ struct FileConfig {
     insecure_plain_http: Option<bool>,
     max_line_quantity: Option<i64>,
     public_url: Option<String>,
-    trusted_proxies: Option<Vec<IpNet>>,
+    trusted_proxies: Option<Vec<String>>,
     max_in_flight: Option<usize>,
     redis_url: Option<String>,
     waf_rules: Option<PathBuf>,
     waf_paranoia: Option<u8>,
     waf_detection_only: Option<bool>,
     kek_file: Option<PathBuf>,
+
+    /// Quotas by limit class name (`[rate_limits.login-address]`); unnamed classes
+    /// keep their defaults.
+    rate_limits: Option<BTreeMap<String, QuotaFile>>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct QuotaFile {
+    per_minute: u32,
+    burst: u32,
 }
 
 impl FileConfig {
@@ -134,6 +149,8 @@ pub struct ServeConfig {
     pub max_in_flight: usize,
     pub redis_url: Option<String>,
     pub waf: crate::edge::waf::WafSettings,
+
+    pub rate_limits: RateLimitSettings,
 }
 
 #[derive(Debug, Clone)]
@@ -222,7 +239,12 @@ impl ServeArgs {
             .or(file.public_url)
             .unwrap_or_else(|| format!("{scheme}://{listen}"));
         let trusted_proxies = if self.trusted_proxies.is_empty() {
-            file.trusted_proxies.unwrap_or_default()
+            file.trusted_proxies
+                .unwrap_or_default()
+                .iter()
+                .map(|entry| parse_trusted_proxy(entry))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| anyhow::anyhow!("trusted_proxies: {e}"))?
         } else {
             self.trusted_proxies.clone()
         };
@@ -231,6 +253,7 @@ impl ServeArgs {
             .or(file.max_in_flight)
             .unwrap_or(crate::app::DEFAULT_MAX_IN_FLIGHT);
         anyhow::ensure!(max_in_flight >= 1, "max_in_flight must be at least 1");
+        let rate_limits = rate_limit_settings(file.rate_limits.unwrap_or_default())?;
         Ok(ServeConfig {
             store,
             listen,
@@ -249,6 +272,122 @@ impl ServeArgs {
                 paranoia: self.waf_paranoia.or(file.waf_paranoia).unwrap_or(1),
                 crs_dir: self.waf_rules.clone().or(file.waf_rules),
             },
+
+            rate_limits,
         })
+    }
+}
+
+/// A trusted proxy: a network (`10.0.0.0/24`) or one address (`10.0.0.5`).
+fn parse_trusted_proxy(text: &str) -> Result<IpNet, String> {
+    let text = text.trim();
+    text.parse::<IpNet>()
+        .or_else(|_| text.parse::<std::net::IpAddr>().map(IpNet::from))
+        .map_err(|_| format!("{text:?} is neither an IP address nor a network"))
+}
+
+/// The default quotas with the file's overrides; an unknown class name or a zero
+/// quota is an error, not silently ignored.
+fn rate_limit_settings(
+    overrides: BTreeMap<String, QuotaFile>,
+) -> anyhow::Result<RateLimitSettings> {
+    let mut settings = RateLimitSettings::default();
+    for (name, quota) in overrides {
+        let Some(class) = LimitClass::ALL.into_iter().find(|c| c.name() == name) else {
+            let known: Vec<&str> = LimitClass::ALL.iter().map(|c| c.name()).collect();
+            anyhow::bail!(
+                "unknown rate limit class {name:?} in rate_limits; classes: {}",
+                known.join(", ")
+            );
+        };
+        anyhow::ensure!(
+            quota.per_minute >= 1 && quota.burst >= 1,
+            "rate_limits.{name}: per_minute and burst must be at least 1"
+        );
+        settings.quotas.insert(
+            class,
+            LimitQuota {
+                per_minute: quota.per_minute,
+                burst: quota.burst,
+            },
+        );
+    }
+    Ok(settings)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resolve_file(text: &str) -> anyhow::Result<ServeConfig> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("ironcart.toml");
+        std::fs::write(&path, text)?;
+        let args = ServeArgs {
+            store: StoreArgs {
+                config: Some(path),
+                ..StoreArgs::default()
+            },
+            ..ServeArgs::default()
+        };
+        args.resolve()
+    }
+
+    #[test]
+    fn rate_limit_quotas_come_from_the_file_and_others_keep_their_defaults() {
+        let config = resolve_file(
+            "[rate_limits.login-address]\nper_minute = 2\nburst = 7\n\n\
+             [rate_limits.address]\nper_minute = 6000\nburst = 900\n",
+        )
+        .expect("valid file");
+        let quotas = &config.rate_limits.quotas;
+        assert_eq!(
+            quotas[&LimitClass::LoginAddress],
+            LimitQuota {
+                per_minute: 2,
+                burst: 7
+            }
+        );
+        assert_eq!(
+            quotas[&LimitClass::Address],
+            LimitQuota {
+                per_minute: 6000,
+                burst: 900
+            }
+        );
+        assert_eq!(
+            quotas[&LimitClass::LoginAccount],
+            RateLimitSettings::default().quotas[&LimitClass::LoginAccount]
+        );
+    }
+
+    #[test]
+    fn a_trusted_proxy_is_an_address_or_a_network() {
+        let net = |s: &str| s.parse::<IpNet>().expect("net");
+        assert_eq!(parse_trusted_proxy("127.0.0.1"), Ok(net("127.0.0.1/32")));
+        assert_eq!(parse_trusted_proxy("::1"), Ok(net("::1/128")));
+        assert_eq!(parse_trusted_proxy("10.0.0.0/8"), Ok(net("10.0.0.0/8")));
+        assert!(parse_trusted_proxy("10.0.0.0/33").is_err());
+        assert!(parse_trusted_proxy("proxy.internal").is_err());
+        let config = resolve_file("trusted_proxies = [\"10.0.0.5\", \"192.168.0.0/16\"]\n")
+            .expect("valid file");
+        assert_eq!(
+            config.trusted_proxies,
+            vec![net("10.0.0.5/32"), net("192.168.0.0/16")]
+        );
+        assert!(resolve_file("trusted_proxies = [\"nope\"]\n").is_err());
+    }
+
+    #[test]
+    fn an_unknown_class_or_a_zero_quota_is_refused() {
+        let unknown = resolve_file("[rate_limits.logins]\nper_minute = 1\nburst = 1\n")
+            .expect_err("unknown class");
+        assert!(format!("{unknown:#}").contains("unknown rate limit class \"logins\""));
+        let zero = resolve_file("[rate_limits.checkout]\nper_minute = 0\nburst = 1\n")
+            .expect_err("zero quota");
+        assert!(format!("{zero:#}").contains("at least 1"));
+        let typo = resolve_file("[rate_limits.checkout]\nper_minut = 5\nburst = 1\n")
+            .expect_err("unknown field");
+        assert!(format!("{typo:#}").contains("invalid configuration file"));
     }
 }

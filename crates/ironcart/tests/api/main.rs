@@ -12,6 +12,7 @@ mod checkout;
 mod cli;
 mod common;
 mod dlp;
+mod drain;
 mod e2e;
 mod encryption;
 mod limits;
