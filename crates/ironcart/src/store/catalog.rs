@@ -537,13 +537,19 @@ async fn upsert_variant(
         return Err(StoreError::Conflict);
     }
     let grams: Option<i64> = row.try_get("grams")?;
+    let requires_shipping = row.try_get::<i64, _>("requires_shipping")? == 1;
+    let taxable = row.try_get::<i64, _>("taxable")? == 1;
+    let barcode: Option<String> = row.try_get("barcode")?;
     let same = current.options == draft.option_values
         && current.sku == draft.sku
         && current.price == draft.price
         && current.compare_at_price == draft.compare_at_price
         && current.inventory_quantity == draft.inventory_quantity
         && current.inventory_policy == draft.inventory_policy
-        && grams == draft.grams;
+        && grams == draft.grams
+        && requires_shipping == draft.requires_shipping
+        && taxable == draft.taxable
+        && barcode == draft.barcode;
     if same {
         return Ok("unchanged");
     }

@@ -380,6 +380,39 @@ async fn importing_the_same_file_again_changes_nothing() {
 }
 
 #[tokio::test]
+async fn a_changed_tax_flag_is_stored_and_a_second_import_finds_nothing_new() {
+    let app = TestApp::spawn().await;
+    let admin = app.token_for_role("admin").await;
+    app.import_catalog(APPAREL, &admin).await;
+
+    // Line 4 is the varsity top in Medium: Variant Taxable true -> false.
+    let changed = edit_line(
+        &catalog_csv(APPAREL),
+        4,
+        "Medium",
+        ",60,,true,true,",
+        ",60,,true,false,",
+    );
+    let report = app.import_text(&changed, &admin).await;
+    let updated: Vec<(u64, String, String)> = row_outcomes(&report)
+        .into_iter()
+        .filter(|(_, _, o)| o != "unchanged")
+        .collect();
+    assert_eq!(
+        updated,
+        [(4, "classic-varsity-top".to_owned(), "updated".to_owned())]
+    );
+
+    let again = app.import_text(&changed, &admin).await;
+    assert!(
+        row_outcomes(&again)
+            .iter()
+            .all(|(_, _, o)| o == "unchanged"),
+        "the flag was stored, so the same file changes nothing"
+    );
+}
+
+#[tokio::test]
 async fn a_changed_price_updates_exactly_that_variant() {
     let app = TestApp::spawn().await;
     let admin = app.token_for_role("admin").await;
