@@ -16,8 +16,11 @@
 //!   row ([`FieldContext`]), decrypts under whichever key an envelope names,
 //!   tells the re-encryption job which values are not under the primary key,
 //!   and computes blind indexes for lookups by email.
-//! - [`primitives`]: the one place RustCrypto is called, public so that the
-//!   Wycheproof conformance tests exercise the very functions the vault uses.
+//! - [`backup`]: encrypted backup files, a database snapshot streamed through
+//!   AES-256-GCM (STREAM, `aead-stream`) under a per-backup key the KEK wraps.
+//! - [`primitives`]: the one place RustCrypto is called (besides the STREAM
+//!   construction of [`backup`]), public so that the Wycheproof conformance
+//!   tests exercise the very functions the vault uses.
 //!
 //! # What it protects against, and what it does not
 //!
@@ -33,11 +36,13 @@
 //! keep it that way.
 //!
 //! Formats, AAD layout and key derivations are documented in the modules
-//! [`envelope`], [`keys`], [`kek`] and [`blind_index`]. The crate does no I/O
-//! except reading (or creating) the KEK file, and never reads the clock:
-//! callers pass `now` in Unix seconds.
+//! [`envelope`], [`keys`], [`kek`], [`blind_index`] and [`backup`]. The crate
+//! does no I/O except reading (or creating) the KEK file and the readers and
+//! writers a caller hands to [`backup`], and never reads the clock: callers
+//! pass `now` in Unix seconds.
 #![forbid(unsafe_code)]
 
+pub mod backup;
 pub mod blind_index;
 mod encoding;
 pub mod envelope;

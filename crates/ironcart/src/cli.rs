@@ -1,4 +1,5 @@
-//! The `ironcart` command line: `serve`, `import`, `user` and `keys`.
+//! The `ironcart` command line: `serve`, `import`, `user`, `keys`, `backup` and
+//! `restore`.
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -45,6 +46,31 @@ enum Command {
     Keys {
         #[command(subcommand)]
         action: KeyAction,
+    },
+    /// Write an encrypted, integrity-checked snapshot of the SQLite database to FILE,
+    /// while servers keep serving (PostgreSQL: use pg_dump or WAL archiving).
+    Backup {
+        /// The backup file to write (mode 0600).
+        file: PathBuf,
+        /// Replace FILE if it already exists.
+        #[arg(long)]
+        force: bool,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Verify a backup made by `ironcart backup` and restore it. Stop every server
+    /// first; the KEK must be the one the backup was made under.
+    Restore {
+        /// The backup file.
+        file: PathBuf,
+        /// Replace an existing database (refused while any process has it open).
+        #[arg(long)]
+        force: bool,
+        /// Decrypt and check the backup without restoring it.
+        #[arg(long)]
+        verify_only: bool,
+        #[command(flatten)]
+        store: StoreArgs,
     },
 }
 
@@ -130,6 +156,13 @@ pub async fn run() -> ExitCode {
                 },
         } => create_user(email, role, name, store).await,
         Command::Keys { action } => keys(action).await,
+        Command::Backup { file, force, store } => crate::backup::backup(file, force, store).await,
+        Command::Restore {
+            file,
+            force,
+            verify_only,
+            store,
+        } => crate::backup::restore(file, force, verify_only, store).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

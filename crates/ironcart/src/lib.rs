@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 pub mod app;
+pub mod backup;
 pub mod bootstrap;
 pub mod cli;
 pub mod clock;

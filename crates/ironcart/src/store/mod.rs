@@ -9,6 +9,7 @@
 //! does.
 
 mod audit;
+pub mod backup;
 mod catalog;
 pub mod crypto;
 pub mod keys;

@@ -108,8 +108,30 @@ impl TestApp {
         tls: bool,
         payments: Option<(Arc<dyn PaymentProvider>, Arc<SandboxProvider>)>,
     ) -> Self {
+        Self::spawn_on(settings, tls, payments, false).await
+    }
+
+    /// As [`TestApp::spawn`], on SQLite whatever IRONCART_TEST_DATABASE says (for
+    /// what only the embedded database has: `ironcart backup`).
+    pub async fn spawn_sqlite() -> Self {
+        Self::spawn_on(test_settings(), true, None, true).await
+    }
+
+    async fn spawn_on(
+        settings: Settings,
+        tls: bool,
+        payments: Option<(Arc<dyn PaymentProvider>, Arc<SandboxProvider>)>,
+        sqlite: bool,
+    ) -> Self {
         let data_dir = tempfile::tempdir().expect("temp dir");
-        let url = fresh_database_url(data_dir.path()).await;
+        let url = if sqlite {
+            format!(
+                "sqlite://{}?mode=rwc",
+                data_dir.path().join("ironcart.db").display()
+            )
+        } else {
+            fresh_database_url(data_dir.path()).await
+        };
         let store = Store::connect(&url).await.expect("open store");
         let (payments, sandbox) = payments.unwrap_or_else(|| {
             let sandbox = Arc::new(SandboxProvider::default());
