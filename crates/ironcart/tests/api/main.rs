@@ -15,6 +15,7 @@ mod dlp;
 mod drain;
 mod e2e;
 mod encryption;
+mod exfil;
 mod limits;
 mod openapi;
 mod orders;
