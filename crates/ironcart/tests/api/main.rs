@@ -17,6 +17,7 @@ mod e2e;
 mod encryption;
 mod exfil;
 mod limits;
+mod logs;
 mod openapi;
 mod orders;
 mod rbac;
