@@ -304,6 +304,11 @@ fn rate_limit_settings(
             quota.per_minute >= 1 && quota.burst >= 1,
             "rate_limits.{name}: per_minute and burst must be at least 1"
         );
+        let page = crate::edge::dto::MAX_PER_PAGE;
+        anyhow::ensure!(
+            class != LimitClass::PiiRead || i64::from(quota.burst) >= page,
+            "rate_limits.{name}: burst must be at least {page}, the largest page"
+        );
         settings.quotas.insert(
             class,
             LimitQuota {
@@ -337,7 +342,8 @@ mod tests {
     fn rate_limit_quotas_come_from_the_file_and_others_keep_their_defaults() {
         let config = resolve_file(
             "[rate_limits.login-address]\nper_minute = 2\nburst = 7\n\n\
-             [rate_limits.address]\nper_minute = 6000\nburst = 900\n",
+             [rate_limits.address]\nper_minute = 6000\nburst = 900\n\n\
+             [rate_limits.pii-read]\nper_minute = 3\nburst = 150\n",
         )
         .expect("valid file");
         let quotas = &config.rate_limits.quotas;
@@ -353,6 +359,13 @@ mod tests {
             LimitQuota {
                 per_minute: 6000,
                 burst: 900
+            }
+        );
+        assert_eq!(
+            quotas[&LimitClass::PiiRead],
+            LimitQuota {
+                per_minute: 3,
+                burst: 150
             }
         );
         assert_eq!(
@@ -386,6 +399,9 @@ mod tests {
         let zero = resolve_file("[rate_limits.checkout]\nper_minute = 0\nburst = 1\n")
             .expect_err("zero quota");
         assert!(format!("{zero:#}").contains("at least 1"));
+        let small = resolve_file("[rate_limits.pii-read]\nper_minute = 5\nburst = 99\n")
+            .expect_err("a page must fit the burst");
+        assert!(format!("{small:#}").contains("burst must be at least 100"));
         let typo = resolve_file("[rate_limits.checkout]\nper_minut = 5\nburst = 1\n")
             .expect_err("unknown field");
         assert!(format!("{typo:#}").contains("invalid configuration file"));

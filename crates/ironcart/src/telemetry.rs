@@ -16,6 +16,15 @@ use tracing_subscriber::fmt::format::FmtSpan;
 
 /// Installs the global subscriber. `RUST_LOG` overrides the default filter.
 pub fn init() {
+    init_with(std::io::stdout);
+}
+
+/// As [`init`], writing the (redacted) lines to `writer` instead of stdout; the test
+/// suite uses it to capture the logs exactly as production writes them.
+pub fn init_with<W>(writer: W)
+where
+    W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
+{
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,hyper=warn,rustls=warn"));
     let _ = tracing_subscriber::fmt()
@@ -25,7 +34,7 @@ pub fn init() {
         .with_span_list(false)
         .with_span_events(FmtSpan::NONE)
         .with_target(true)
-        .with_writer(Redacting(std::io::stdout))
+        .with_writer(Redacting(writer))
         .try_init();
 }
 

@@ -839,3 +839,73 @@ pub fn rfc3339(unix: i64) -> String {
         })
         .unwrap_or_default()
 }
+
+// ---------------------------------------------------------------- customer export
+
+/// The fields an export may name; all of them when it names none.
+pub const EXPORT_FIELDS: [&str; 5] = ["id", "email", "name", "status", "created_at"];
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CustomerExportRequest {
+    /// Why the data leaves; kept in the audit trail with who, when and what.
+    pub reason: String,
+    pub fields: Option<Vec<String>>,
+    /// Only accounts holding this role; `customer` when absent.
+    pub role: Option<String>,
+}
+
+impl Validate for CustomerExportRequest {
+    fn validate(mut self) -> Result<Self, Vec<FieldError>> {
+        let mut errors = Vec::new();
+        self.reason = check::text(&mut errors, "reason", &self.reason, 10, 500);
+        if let Some(fields) = &self.fields {
+            let known = fields.iter().all(|f| EXPORT_FIELDS.contains(&f.as_str()));
+            let distinct = fields
+                .iter()
+                .enumerate()
+                .all(|(i, f)| !fields[..i].contains(f));
+            if fields.is_empty() || !known || !distinct {
+                errors.push(FieldError::new(
+                    "fields",
+                    "invalid",
+                    format!(
+                        "must name distinct fields among {}",
+                        EXPORT_FIELDS.join(", ")
+                    ),
+                ));
+            }
+        }
+        self.role = self
+            .role
+            .take()
+            .map(|role| check::text(&mut errors, "role", &role, 1, 64));
+        check::finish(errors, self)
+    }
+}
+
+/// An export: what was asked for, then the records with the named fields only.
+#[derive(Debug, Serialize)]
+pub struct CustomerExport {
+    pub exported_at: String,
+    pub role: String,
+    pub fields: Vec<String>,
+    pub count: usize,
+    /// Accounts matching the filter; more than `count` when the export was capped.
+    pub total: i64,
+    pub records: Vec<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// One account as an export record: the [`UserView`] cut down to `fields`.
+pub fn export_record(
+    user: &UserRecord,
+    fields: &[String],
+) -> serde_json::Map<String, serde_json::Value> {
+    match serde_json::to_value(UserView::from(user)) {
+        Ok(serde_json::Value::Object(mut view)) => {
+            view.retain(|name, _| fields.contains(name));
+            view
+        }
+        _ => serde_json::Map::new(),
+    }
+}

@@ -6,6 +6,7 @@ pub mod context;
 pub mod dlp;
 pub mod dto;
 pub mod error;
+pub mod exfil;
 pub mod extract;
 pub mod middleware;
 pub mod openapi;

@@ -12,7 +12,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::timeout::TimeoutLayer;
 
 use super::policy::{RouteOptions, RouteSpec, SecuredRouter};
-use super::routes::{accounts, admin, cart, catalog, meta, orders};
+use super::routes::{accounts, admin, cart, catalog, exports, meta, orders};
 use super::{auth, context, middleware as guards};
 use crate::app::AppState;
 use crate::security::ratelimit::LimitClass as L;
@@ -254,6 +254,14 @@ pub fn routes(state: AppState) -> (Router<AppState>, Vec<RouteSpec>) {
             Requires(P::AuditRead),
             "The audit trail",
             admin::list_audit,
+        )
+        .route_with(
+            M::POST,
+            "/customers/export",
+            Requires(P::CustomerExport),
+            "Export customer data, with a stated reason (audited)",
+            exports::export_customers,
+            RouteOptions::limited(L::CustomerExport),
         );
     router.into_parts()
 }

@@ -35,10 +35,15 @@ pub enum LimitClass {
     Checkout,
     /// Other writes by principal.
     Write,
+    /// Records of other people's personal data read by a staff principal; one
+    /// response costs as many units as it carries such records.
+    PiiRead,
+    /// Bulk exports of customer data by principal.
+    CustomerExport,
 }
 
 impl LimitClass {
-    pub const ALL: [LimitClass; 8] = [
+    pub const ALL: [LimitClass; 10] = [
         LimitClass::Address,
         LimitClass::LoginAddress,
         LimitClass::LoginAccount,
@@ -47,13 +52,19 @@ impl LimitClass {
         LimitClass::PasswordChange,
         LimitClass::Checkout,
         LimitClass::Write,
+        LimitClass::PiiRead,
+        LimitClass::CustomerExport,
     ];
 
     /// Whether a signed-in caller is counted by account rather than by address.
     pub fn keyed_by_principal(self) -> bool {
         matches!(
             self,
-            LimitClass::PasswordChange | LimitClass::Checkout | LimitClass::Write
+            LimitClass::PasswordChange
+                | LimitClass::Checkout
+                | LimitClass::Write
+                | LimitClass::PiiRead
+                | LimitClass::CustomerExport
         )
     }
 
@@ -68,6 +79,8 @@ impl LimitClass {
             LimitClass::PasswordChange => "password-change",
             LimitClass::Checkout => "checkout",
             LimitClass::Write => "write",
+            LimitClass::PiiRead => "pii-read",
+            LimitClass::CustomerExport => "customer-export",
         }
     }
 }
@@ -99,6 +112,10 @@ impl Default for RateLimitSettings {
             (LimitClass::PasswordChange, quota(5, 5)),
             (LimitClass::Checkout, quota(10, 5)),
             (LimitClass::Write, quota(120, 60)),
+            // 600 records of other people an hour, 500 at once: a support shift, not
+            // a scrape. Exports are rare, deliberate and audited: 3 at once, then 1/min.
+            (LimitClass::PiiRead, quota(10, 500)),
+            (LimitClass::CustomerExport, quota(1, 3)),
         ]);
         Self { quotas }
     }
@@ -147,6 +164,8 @@ pub struct RateLimits {
     limiters: HashMap<LimitClass, (LimitQuota, Keyed)>,
     clock: DefaultClock,
     shared: Option<super::shared::SharedLimiter>,
+    /// One alert per class and key per [`REFUSAL_ALERT_WINDOW`] (local fallback).
+    alerts: Keyed,
 }
 
 impl std::fmt::Debug for RateLimits {
@@ -156,6 +175,17 @@ impl std::fmt::Debug for RateLimits {
             .finish()
     }
 }
+
+/// The units a request of `cost` is charged: at least one, and at most the burst, so
+/// that a response larger than the burst is not refused forever (the configuration
+/// refuses a `pii-read` burst smaller than a page).
+fn charged(cost: u32, quota: LimitQuota) -> u32 {
+    cost.clamp(1, quota.burst.max(1))
+}
+
+/// After a principal is first refused under a class, further refusals within this
+/// window are the same episode and raise no new alert.
+pub const REFUSAL_ALERT_WINDOW: Duration = Duration::from_secs(15 * 60);
 
 fn governor_quota(quota: LimitQuota) -> Quota {
     let per_minute = NonZeroU32::new(quota.per_minute.max(1)).unwrap_or(NonZeroU32::MIN);
@@ -178,6 +208,11 @@ impl RateLimits {
             limiters,
             clock: DefaultClock::default(),
             shared: None,
+            alerts: RateLimiter::keyed(
+                Quota::with_period(REFUSAL_ALERT_WINDOW)
+                    .unwrap_or(Quota::per_hour(NonZeroU32::MIN)),
+            )
+            .with_middleware::<StateInformationMiddleware>(),
         }
     }
 
@@ -197,11 +232,25 @@ impl RateLimits {
         class: LimitClass,
         key: &str,
     ) -> Result<Option<Admitted>, Limited> {
+        self.check_shared_n(class, key, 1).await
+    }
+
+    /// As [`Self::check_shared`], for `cost` units at once (a response carrying that
+    /// many records). Refused requests consume nothing.
+    pub async fn check_shared_n(
+        &self,
+        class: LimitClass,
+        key: &str,
+        cost: u32,
+    ) -> Result<Option<Admitted>, Limited> {
         use super::shared::SharedDecision;
         let (Some(shared), Some((quota, _))) = (&self.shared, self.limiters.get(&class)) else {
-            return self.check(class, key);
+            return self.check_n(class, key, cost);
         };
-        match shared.check(class, key, *quota).await {
+        match shared
+            .check(class, key, *quota, charged(cost, *quota))
+            .await
+        {
             Some(SharedDecision::Allowed { remaining }) => Ok(Some(Admitted {
                 class,
                 quota: *quota,
@@ -212,32 +261,61 @@ impl RateLimits {
                 quota: *quota,
                 retry_after,
             }),
-            None => self.check(class, key),
+            None => self.check_n(class, key, cost),
         }
     }
 
     /// Counts one request of `class` for `key`. A class without a quota admits all.
     pub fn check(&self, class: LimitClass, key: &str) -> Result<Option<Admitted>, Limited> {
+        self.check_n(class, key, 1)
+    }
+
+    /// As [`Self::check`], for `cost` units at once.
+    pub fn check_n(
+        &self,
+        class: LimitClass,
+        key: &str,
+        cost: u32,
+    ) -> Result<Option<Admitted>, Limited> {
         let Some((quota, limiter)) = self.limiters.get(&class) else {
             return Ok(None);
         };
-        match limiter.check_key(&key.to_owned()) {
-            Ok(snapshot) => Ok(Some(Admitted {
+        let cost = NonZeroU32::new(charged(cost, *quota)).unwrap_or(NonZeroU32::MIN);
+        let limited = |retry_after| Limited {
+            class,
+            quota: *quota,
+            retry_after,
+        };
+        match limiter.check_key_n(&key.to_owned(), cost) {
+            Ok(Ok(snapshot)) => Ok(Some(Admitted {
                 class,
                 quota: *quota,
                 remaining: snapshot.remaining_burst_capacity(),
             })),
-            Err(not_until) => Err(Limited {
-                class,
-                quota: *quota,
-                retry_after: not_until.wait_time_from(self.clock.now()),
-            }),
+            Ok(Err(not_until)) => Err(limited(not_until.wait_time_from(self.clock.now()))),
+            // Unreachable: `charged` never asks for more than the burst.
+            Err(_) => Err(limited(Duration::from_secs(60))),
         }
+    }
+
+    /// Whether this refusal under `class` is the first for `key` within
+    /// [`REFUSAL_ALERT_WINDOW`] (across instances when Redis is shared), so an alert
+    /// is raised once per episode and a flood of refused requests writes nothing more.
+    pub async fn first_refusal(&self, class: LimitClass, key: &str) -> bool {
+        let key = format!("{}:{key}", class.name());
+        if let Some(shared) = &self.shared
+            && let Some(first) = shared
+                .first_in_window("alert", &key, REFUSAL_ALERT_WINDOW)
+                .await
+        {
+            return first;
+        }
+        self.alerts.check_key(&key).is_ok()
     }
 
     /// Forgets keys whose limits have fully replenished, bounding memory.
     pub fn forget_idle_keys(&self) {
-        for (_, limiter) in self.limiters.values() {
+        for limiter in self.limiters.values().map(|(_, l)| l).chain([&self.alerts]) {
             limiter.retain_recent();
             limiter.shrink_to_fit();
         }
@@ -291,5 +369,37 @@ mod tests {
         }
         assert!(limits.check(LimitClass::LoginAccount, "k").is_err());
         assert!(limits.check(LimitClass::Write, "k").is_ok());
+    }
+
+    #[test]
+    fn a_weighted_check_charges_its_cost_and_a_refusal_charges_nothing() {
+        let mut settings = RateLimitSettings::default();
+        settings.quotas.insert(
+            LimitClass::PiiRead,
+            LimitQuota {
+                per_minute: 1,
+                burst: 10,
+            },
+        );
+        let limits = RateLimits::new(&settings);
+        let remaining = |cost| {
+            limits
+                .check_n(LimitClass::PiiRead, "staff", cost)
+                .map(|a| a.map(|a| a.remaining))
+        };
+        assert_eq!(remaining(6), Ok(Some(4)));
+        assert!(remaining(5).is_err(), "5 more than the 4 left");
+        assert_eq!(remaining(4), Ok(Some(0)), "the refusal cost nothing");
+        assert!(remaining(1).is_err());
+        assert!(limits.check_n(LimitClass::PiiRead, "other", 10).is_ok());
+    }
+
+    #[tokio::test]
+    async fn only_the_first_refusal_of_an_episode_alerts() {
+        let limits = RateLimits::new(&RateLimitSettings::default());
+        assert!(limits.first_refusal(LimitClass::PiiRead, "staff").await);
+        assert!(!limits.first_refusal(LimitClass::PiiRead, "staff").await);
+        assert!(limits.first_refusal(LimitClass::PiiRead, "other").await);
+        assert!(limits.first_refusal(LimitClass::Write, "staff").await);
     }
 }

@@ -14,15 +14,17 @@ use tokio::sync::RwLock;
 use super::ratelimit::{LimitClass, LimitQuota};
 
 /// GCRA on Redis time. KEYS[1]: the counter. ARGV[1]: emission interval (ms),
-/// ARGV[2]: burst. Returns {allowed (0/1), retry_after_ms, remaining}.
+/// ARGV[2]: burst, ARGV[3]: cost in units (at most the burst). Returns {allowed
+/// (0/1), retry_after_ms, remaining}; a refusal consumes nothing.
 const GCRA: &str = r"
 local now_parts = redis.call('TIME')
 local now = tonumber(now_parts[1]) * 1000 + math.floor(tonumber(now_parts[2]) / 1000)
 local interval = tonumber(ARGV[1])
 local burst = tonumber(ARGV[2])
+local cost = tonumber(ARGV[3]) or 1
 local tat = tonumber(redis.call('GET', KEYS[1])) or now
 if tat < now then tat = now end
-local next_tat = tat + interval
+local next_tat = tat + interval * cost
 local allowed_from = next_tat - burst * interval
 if now < allowed_from then
   return {0, allowed_from - now, 0}
@@ -104,17 +106,43 @@ impl SharedLimiter {
         });
     }
 
-    /// Counts one request; `None` when Redis could not decide (the caller falls back).
+    /// Counts `cost` units of `class` for `key`; `None` when Redis could not decide
+    /// (the caller falls back).
     pub async fn check(
         &self,
         class: LimitClass,
         key: &str,
         quota: LimitQuota,
+        cost: u32,
+    ) -> Option<SharedDecision> {
+        let interval_ms = 60_000 / u64::from(quota.per_minute.max(1));
+        self.gcra(class.name(), key, interval_ms, quota.burst, cost)
+            .await
+    }
+
+    /// Whether this is the first call for `key` within `window`, across every
+    /// instance; `None` when Redis could not decide.
+    pub async fn first_in_window(&self, kind: &str, key: &str, window: Duration) -> Option<bool> {
+        let window_ms = u64::try_from(window.as_millis()).unwrap_or(u64::MAX);
+        let decision = self.gcra(kind, key, window_ms, 1, 1).await?;
+        Some(matches!(decision, SharedDecision::Allowed { .. }))
+    }
+
+    async fn gcra(
+        &self,
+        kind: &str,
+        key: &str,
+        interval_ms: u64,
+        burst: u32,
+        cost: u32,
     ) -> Option<SharedDecision> {
         let mut connection = self.connection.read().await.clone()?;
-        let interval_ms = 60_000 / u64::from(quota.per_minute.max(1));
-        let mut invocation = self.script.key(redis_key(class, key));
-        invocation.arg(interval_ms.max(1)).arg(quota.burst.max(1));
+        let burst = burst.max(1);
+        let mut invocation = self.script.key(redis_key(kind, key));
+        invocation
+            .arg(interval_ms.max(1))
+            .arg(burst)
+            .arg(cost.clamp(1, burst));
         let outcome = tokio::time::timeout(
             REDIS_DEADLINE,
             invocation.invoke_async::<(i64, i64, i64)>(&mut connection),
@@ -173,11 +201,7 @@ impl SharedLimiter {
 }
 
 /// Keys are hashed: the limited values include email addresses.
-fn redis_key(class: LimitClass, key: &str) -> String {
+fn redis_key(kind: &str, key: &str) -> String {
     let digest = Sha256::digest(key.as_bytes());
-    format!(
-        "ironcart:rl:{}:{}",
-        class.name(),
-        hex::encode(&digest[..16])
-    )
+    format!("ironcart:rl:{kind}:{}", hex::encode(&digest[..16]))
 }

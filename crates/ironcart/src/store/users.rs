@@ -196,6 +196,34 @@ impl Store {
         Ok((users, total))
     }
 
+    /// Accounts holding `role`, oldest first, at most `limit`, with how many hold it.
+    pub async fn users_with_role(
+        &self,
+        role: &str,
+        limit: i64,
+    ) -> StoreResult<(Vec<UserRecord>, i64)> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users WHERE id IN (SELECT user_id FROM user_roles WHERE role = $1) \
+             ORDER BY created_at, id LIMIT $2"
+        ))
+        .bind(role)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut users = Vec::with_capacity(rows.len());
+        for row in &rows {
+            users.push(self.user_from_row(row).await?);
+        }
+        let total: i64 = sqlx::query("SELECT COUNT(*) AS n FROM user_roles WHERE role = $1")
+            .bind(role)
+            .fetch_one(&self.pool)
+            .await?
+            .try_get("n")?;
+        Ok((users, total))
+    }
+
     pub async fn update_password_hash(
         &self,
         user_id: &str,

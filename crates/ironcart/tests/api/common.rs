@@ -123,6 +123,7 @@ impl TestApp {
         payments: Option<(Arc<dyn PaymentProvider>, Arc<SandboxProvider>)>,
         sqlite: bool,
     ) -> Self {
+        let capturing = log_capture().is_some();
         let data_dir = tempfile::tempdir().expect("temp dir");
         let url = if sqlite {
             format!(
@@ -155,6 +156,9 @@ impl TestApp {
         })
         .await
         .expect("build state");
+        if capturing {
+            remember_key_material(data_dir.path());
+        }
         let (cert, key) = ironcart::tls::ensure_self_signed(data_dir.path()).expect("certificate");
         let tls_config = ironcart::tls::server_config(&cert, &key).expect("tls config");
         let running = server::spawn(listener, state.clone(), tls.then_some(tls_config))
@@ -210,11 +214,14 @@ impl TestApp {
         token: Option<&str>,
         body: Option<Value>,
     ) -> reqwest::Response {
+        remember_public_path(path);
         let mut request = self.client.request(method, self.url(path));
         if let Some(token) = token {
+            remember_secret("bearer token", token);
             request = request.bearer_auth(token);
         }
         if let Some(body) = body {
+            remember_secrets_in(&body);
             request = request.json(&body);
         }
         request.send().await.expect("request sent")
@@ -230,6 +237,8 @@ impl TestApp {
 
     /// Creates an account with the given role directly in the store.
     pub async fn create_user(&self, email: &str, role: &str) {
+        remember_secret("email", email);
+        remember_secret("password", PASSWORD);
         let email = Email::parse(email).expect("email");
         customers::create_with_roles(
             &self.state,
@@ -252,7 +261,9 @@ impl TestApp {
             )
             .await;
         assert_eq!(response.status(), StatusCode::OK, "login of {email}");
-        response.json().await.expect("token json")
+        let tokens: Value = response.json().await.expect("token json");
+        remember_secrets_in(&tokens);
+        tokens
     }
 
     /// A fresh account of `role`, logged in; returns its access token.
@@ -360,6 +371,7 @@ impl Session {
                 .unwrap_or_else(|| panic!("token response without {name}: {body}"))
                 .to_owned()
         };
+        remember_secrets_in(body);
         Self {
             access: field("access_token"),
             refresh: field("refresh_token"),
@@ -472,9 +484,14 @@ impl TestApp {
         content_type: Option<&str>,
         body: Vec<u8>,
     ) -> reqwest::Response {
+        remember_public_path(path);
         let mut request = self.client.request(method, self.url(path));
         if let Some(token) = token {
+            remember_secret("bearer token", token);
             request = request.bearer_auth(token);
+        }
+        if let Ok(json) = serde_json::from_slice::<Value>(&body) {
+            remember_secrets_in(&json);
         }
         if let Some(content_type) = content_type {
             request = request.header("content-type", content_type);
@@ -660,6 +677,8 @@ impl TestApp {
 
     /// Posts a checkout, with an `Idempotency-Key` header when `key` is given.
     pub async fn checkout(&self, token: &str, key: Option<&str>, body: Value) -> reqwest::Response {
+        remember_secret("bearer token", token);
+        remember_secrets_in(&body);
         let mut request = self
             .client
             .post(self.url("/api/v1/checkout"))
@@ -815,5 +834,163 @@ impl PaymentProvider for GatedSandbox {
         self.sandbox
             .refund(charge_reference, amount, idempotency_key)
             .await
+    }
+}
+
+// ================================================================ log capture
+// For logs::attack_suites_leak_no_secrets: with IRONCART_TEST_LOG_DIR set, the suite
+// logs through the product's own telemetry (JSON lines, redacted) to `ironcart.log`
+// there, and the harness notes every secret it handles in `secrets.jsonl`, with the
+// values it sent where nothing is secret (paths, names, search terms), kind "public":
+// an attack string a test uses both as a password and as a search term may be logged
+// as the search term.
+
+pub const LOG_DIR_VARIABLE: &str = "IRONCART_TEST_LOG_DIR";
+pub const CAPTURED_LOG: &str = "ironcart.log";
+pub const CAPTURED_SECRETS: &str = "secrets.jsonl";
+
+static LOG_CAPTURE: std::sync::OnceLock<Option<std::sync::Mutex<std::fs::File>>> =
+    std::sync::OnceLock::new();
+
+/// The secrets file, once the product's subscriber is installed; `None` when the
+/// logs are not captured.
+fn log_capture() -> Option<&'static std::sync::Mutex<std::fs::File>> {
+    LOG_CAPTURE
+        .get_or_init(|| {
+            let dir = PathBuf::from(std::env::var_os(LOG_DIR_VARIABLE)?);
+            let log = std::fs::File::create(dir.join(CAPTURED_LOG)).expect("log file");
+            ironcart::telemetry::init_with(std::sync::Mutex::new(log));
+            let secrets = std::fs::File::create(dir.join(CAPTURED_SECRETS)).expect("secrets");
+            Some(std::sync::Mutex::new(secrets))
+        })
+        .as_ref()
+}
+
+/// Notes one secret of the given kind, when logs are captured.
+pub fn remember_secret(kind: &str, value: &str) {
+    use std::io::Write as _;
+    let Some(file) = log_capture() else { return };
+    let line = json!({ "kind": kind, "value": value }).to_string();
+    let mut file = file.lock().expect("secrets lock");
+    writeln!(file, "{line}").expect("secret noted");
+}
+
+/// Notes the secrets in a request or token document: passwords, emails, tokens, and
+/// card numbers wherever they are.
+pub fn remember_secrets_in(document: &Value) {
+    if log_capture().is_none() {
+        return;
+    }
+    let mut stack = vec![(String::new(), document)];
+    while let Some((key, value)) = stack.pop() {
+        match value {
+            Value::Object(map) => stack.extend(map.iter().map(|(k, v)| (k.to_lowercase(), v))),
+            Value::Array(items) => stack.extend(items.iter().map(|v| (key.clone(), v))),
+            Value::String(text) => {
+                let kind = if key.contains("password") {
+                    "password"
+                } else if key.contains("email") && Email::parse(text).is_ok() {
+                    "email"
+                } else if key.contains("token") {
+                    "token"
+                } else {
+                    "public"
+                };
+                remember_secret(kind, text);
+                for card in card_numbers(text) {
+                    remember_secret("card number", &card);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Notes a request path and query, as sent and percent-decoded, as public values.
+fn remember_public_path(path: &str) {
+    if log_capture().is_none() {
+        return;
+    }
+    remember_secret("public", path);
+    let bytes = path.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut at = 0;
+    while at < bytes.len() {
+        let hex = path
+            .get(at + 1..at + 3)
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[at], hex) {
+            (b'%', Some(byte)) => {
+                decoded.push(byte);
+                at += 3;
+            }
+            (b'+', _) => {
+                decoded.push(b' ');
+                at += 1;
+            }
+            (byte, _) => {
+                decoded.push(byte);
+                at += 1;
+            }
+        }
+    }
+    remember_secret("public", &String::from_utf8_lossy(&decoded));
+}
+
+/// Luhn-valid runs of 13 to 19 digits, single spaces or dashes allowed between them,
+/// as they appear in `text`.
+pub fn card_numbers(text: &str) -> Vec<String> {
+    let chars: Vec<char> = text.chars().collect();
+    let mut found = Vec::new();
+    let mut start = 0;
+    while start < chars.len() {
+        if !chars[start].is_ascii_digit() {
+            start += 1;
+            continue;
+        }
+        let mut end = start;
+        while end + 1 < chars.len()
+            && (chars[end + 1].is_ascii_digit()
+                || (matches!(chars[end + 1], ' ' | '-')
+                    && chars.get(end + 2).is_some_and(char::is_ascii_digit)))
+        {
+            end += 1;
+        }
+        let run: String = chars[start..=end].iter().collect();
+        let digits: Vec<u32> = run.chars().filter_map(|c| c.to_digit(10)).collect();
+        if (13..=19).contains(&digits.len()) && luhn_valid(&digits) {
+            found.push(run);
+        }
+        start = end + 1;
+    }
+    found
+}
+
+fn luhn_valid(digits: &[u32]) -> bool {
+    let sum: u32 = digits
+        .iter()
+        .rev()
+        .enumerate()
+        .map(|(i, d)| match (i % 2, d * 2) {
+            (0, _) => *d,
+            (_, doubled) if doubled > 9 => doubled - 9,
+            (_, doubled) => doubled,
+        })
+        .sum();
+    sum.is_multiple_of(10)
+}
+
+/// Notes the KEK and the token signing key a freshly spawned app created.
+fn remember_key_material(data_dir: &std::path::Path) {
+    let keys = data_dir.join("keys");
+    if let Ok(kek) = std::fs::read_to_string(keys.join("kek")) {
+        remember_secret("KEK", kek.trim());
+    }
+    let signing = std::fs::read_dir(keys.join("signing")).expect("signing key directory");
+    for entry in signing.flatten() {
+        let pem = std::fs::read_to_string(entry.path()).expect("signing key");
+        for line in pem.lines().filter(|l| !l.starts_with("-----")) {
+            remember_secret("signing key", line);
+        }
     }
 }

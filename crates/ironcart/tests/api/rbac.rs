@@ -198,6 +198,7 @@ const SENSITIVE: &[(&str, &str, &str)] = &[
     ("GET", "/api/v1/admin/orders", "support order_manager admin"),
     ("PATCH", "/api/v1/admin/orders/{id}", "order_manager admin"),
     ("GET", "/api/v1/admin/audit", "security_officer admin"),
+    ("POST", "/api/v1/admin/customers/export", "admin"),
     (
         "POST",
         "/api/v1/admin/imports/shopify",

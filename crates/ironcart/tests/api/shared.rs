@@ -154,3 +154,45 @@ async fn losing_redis_falls_back_to_local_limits_and_recovers() {
     let _revived = Redis::start_on(redis.port);
     wait_for_redis(&app, "ok").await;
 }
+
+#[tokio::test]
+async fn the_personal_data_quota_and_its_alert_hold_across_instances() {
+    let redis = Redis::start();
+    let mut settings = shared_settings(&redis);
+    let quota = LimitQuota {
+        per_minute: 1,
+        burst: 10,
+    };
+    settings
+        .rate_limits
+        .quotas
+        .insert(LimitClass::PiiRead, quota);
+    let first = TestApp::spawn_with(settings.clone()).await;
+    let second = TestApp::spawn_with(settings).await;
+    wait_for_redis(&first, "ok").await;
+    wait_for_redis(&second, "ok").await;
+
+    // One staff principal whose requests land on either instance.
+    let staff = uuid::Uuid::new_v4().to_string();
+    let (one, two) = (&first.state.limits, &second.state.limits);
+    let class = LimitClass::PiiRead;
+    let remaining = one
+        .check_shared_n(class, &staff, 6)
+        .await
+        .map(|a| a.map(|a| a.remaining));
+    assert_eq!(remaining, Ok(Some(4)));
+    assert!(
+        two.check_shared_n(class, &staff, 5).await.is_err(),
+        "4 left in all"
+    );
+    assert!(two.check_shared_n(class, &staff, 4).await.is_ok());
+    assert!(one.check_shared_n(class, &staff, 1).await.is_err());
+    assert!(
+        two.first_refusal(class, &staff).await,
+        "the first refusal alerts"
+    );
+    assert!(
+        !one.first_refusal(class, &staff).await,
+        "on any instance, once"
+    );
+}

@@ -2,7 +2,7 @@
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{MatchedPath, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
 
@@ -14,6 +14,7 @@ use crate::edge::dto::{
     RolesUpdate, UserView, VariantPatch,
 };
 use crate::edge::error::{ApiError, ApiResult, FieldError};
+use crate::edge::exfil::charge_personal_reads;
 use crate::edge::extract::{ValidJson, ValidPath, ValidQuery};
 use crate::security::audit::{AuditEvent, Outcome};
 
@@ -128,10 +129,14 @@ pub async fn import_shopify(
 
 pub async fn list_orders(
     State(app): State<AppState>,
+    principal: Principal,
+    route: MatchedPath,
     ValidQuery(query): ValidQuery<PageQuery>,
 ) -> ApiResult<Json<Page<OrderView>>> {
     let (page, per_page, limit, offset) = query.limit_offset();
     let (orders, total) = app.store.list_orders(None, limit, offset).await?;
+    let owners = orders.iter().map(|o| o.user_id.as_str());
+    charge_personal_reads(&app, &principal, &route, owners).await?;
     Ok(Json(Page {
         items: orders.iter().map(OrderView::from).collect(),
         page,
@@ -143,9 +148,17 @@ pub async fn list_orders(
 pub async fn change_order_status(
     State(app): State<AppState>,
     principal: Principal,
+    route: MatchedPath,
     ValidPath(id): ValidPath<String>,
     ValidJson(body): ValidJson<OrderStatusChange>,
 ) -> ApiResult<Json<OrderView>> {
+    // The answer carries the shipping address: paid for before anything changes.
+    let owner = app
+        .store
+        .order_by_id(&id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    charge_personal_reads(&app, &principal, &route, [owner.user_id.as_str()]).await?;
     let order = orders::change_status(
         &app.store,
         app.payments.as_ref(),
@@ -166,10 +179,13 @@ pub async fn change_order_status(
 pub async fn list_users(
     State(app): State<AppState>,
     principal: Principal,
+    route: MatchedPath,
     ValidQuery(query): ValidQuery<PageQuery>,
 ) -> ApiResult<Json<Page<UserView>>> {
     let (page, per_page, limit, offset) = query.limit_offset();
     let (users, total) = app.store.list_users(limit, offset).await?;
+    let owners = users.iter().map(|u| u.id.as_str());
+    charge_personal_reads(&app, &principal, &route, owners).await?;
     let event = AuditEvent::new(app.now(), "pii.users_listed", Outcome::Success)
         .actor(principal.user_id.clone())
         .details(serde_json::json!({ "count": users.len(), "page": page }));
@@ -187,6 +203,7 @@ pub async fn list_users(
 pub async fn set_user_roles(
     State(app): State<AppState>,
     principal: Principal,
+    route: MatchedPath,
     ValidPath(user_id): ValidPath<String>,
     ValidJson(body): ValidJson<RolesUpdate>,
 ) -> ApiResult<Json<UserView>> {
@@ -199,6 +216,7 @@ pub async fn set_user_roles(
     if !unknown.is_empty() {
         return Err(ApiError::Validation(unknown));
     }
+    charge_personal_reads(&app, &principal, &route, [user_id.as_str()]).await?;
     app.store.set_roles(&user_id, &body.roles).await?;
     app.store
         .revoke_user_sessions(&user_id, "roles_changed", app.now())

@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod admin;
 pub mod cart;
 pub mod catalog;
+pub mod exports;
 pub mod meta;
 pub mod orders;
 
