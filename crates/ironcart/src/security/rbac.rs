@@ -34,10 +34,12 @@ pub enum Permission {
     UserManageRoles,
     #[serde(rename = "audit:read")]
     AuditRead,
+    #[serde(rename = "security:ban")]
+    SecurityBan,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 12] = [
+    pub const ALL: [Permission; 13] = [
         Permission::ProfileRead,
         Permission::ProfileWrite,
         Permission::CartManage,
@@ -50,6 +52,7 @@ impl Permission {
         Permission::UserRead,
         Permission::UserManageRoles,
         Permission::AuditRead,
+        Permission::SecurityBan,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -66,6 +69,7 @@ impl Permission {
             Permission::UserRead => "user:read",
             Permission::UserManageRoles => "user:manage_roles",
             Permission::AuditRead => "audit:read",
+            Permission::SecurityBan => "security:ban",
         }
     }
 
