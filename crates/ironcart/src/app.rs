@@ -37,6 +37,8 @@ pub struct Settings {
     /// Redis for state shared by several instances; `None` when running alone.
     pub redis_url: Option<String>,
     pub waf: crate::edge::waf::WafSettings,
+    /// Intrusion prevention: detector thresholds, ban length, never-banned addresses.
+    pub bans: crate::security::bans::BanSettings,
 }
 
 impl Default for Settings {
@@ -49,6 +51,7 @@ impl Default for Settings {
             header_read_timeout: Duration::from_secs(10),
             redis_url: None,
             waf: crate::edge::waf::WafSettings::default(),
+            bans: crate::security::bans::BanSettings::default(),
         }
     }
 }
@@ -82,6 +85,7 @@ pub struct AppInner {
     pub settings: Settings,
     pub hash_slots: Semaphore,
     pub limits: RateLimits,
+    pub bans: Arc<crate::security::bans::Bans>,
     pub egress_policy: ironcart_dlp::Policy,
     pub waf: ironcart_waf::Waf,
     /// Set once the router is built: it is derived from the route declarations.
@@ -108,11 +112,21 @@ impl AppState {
     /// Counts a request against a rate-limit class; refusals are logged (not
     /// persisted: a flood must not turn into a flood of database writes).
     pub async fn rate_limit(&self, class: LimitClass, key: &str) -> Result<(), Limited> {
-        self.limits
-            .check_shared(class, key)
-            .await
-            .map(|_| ())
-            .inspect_err(log_rate_limited)
+        match self.limits.check_shared(class, key).await {
+            Ok(_) => Ok(()),
+            Err(limited) => {
+                self.rate_limited(&limited).await;
+                Err(limited)
+            }
+        }
+    }
+
+    /// Logs a rate-limit refusal and counts it for the intrusion detectors.
+    pub async fn rate_limited(&self, limited: &Limited) {
+        log_rate_limited(limited);
+        self.events
+            .detect(crate::security::bans::Signal::RateLimited, self.now(), None)
+            .await;
     }
 
     /// Verifies an access token and re-checks, in one query, that its session is

@@ -211,6 +211,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             waf: config.waf.clone(),
 
             rate_limits: config.rate_limits.clone(),
+            bans: config.bans.clone(),
             ..Settings::default()
         },
         payments: Arc::new(SandboxProvider::default()),

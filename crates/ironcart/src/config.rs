@@ -13,6 +13,7 @@ use serde::Deserialize;
 use crate::store::KekSource;
 use crate::store::crypto::KEK_VARIABLE;
 
+use crate::security::bans::{BanSettings, Signal};
 use crate::security::ratelimit::{LimitClass, LimitQuota, RateLimitSettings};
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8443";
@@ -82,6 +83,14 @@ pub struct ServeArgs {
     /// Only report what the WAF would block.
     #[arg(long, env = "IRONCART_WAF_DETECTION_ONLY")]
     pub waf_detection_only: bool,
+    /// An address or network never banned, e.g. monitoring (repeatable).
+    #[arg(
+        long = "ban-allow",
+        env = "IRONCART_BAN_ALLOW",
+        value_delimiter = ',',
+        value_parser = parse_trusted_proxy
+    )]
+    pub ban_allow: Vec<IpNet>,
 }
 
 /// The same options as a configuration file spells them.
@@ -107,6 +116,19 @@ struct FileConfig {
     /// Quotas by limit class name (`[rate_limits.login-address]`); unnamed classes
     /// keep their defaults.
     rate_limits: Option<BTreeMap<String, QuotaFile>>,
+    /// Intrusion prevention (`[bans]`).
+    bans: Option<BansFile>,
+}
+
+/// `[bans]`: detector window and thresholds (`[bans.thresholds]`, by signal name;
+/// 0 turns a detector off), ban length, and addresses never banned.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BansFile {
+    window_secs: Option<i64>,
+    ban_secs: Option<i64>,
+    allow: Option<Vec<String>>,
+    thresholds: Option<BTreeMap<String, u32>>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]
@@ -151,6 +173,7 @@ pub struct ServeConfig {
     pub waf: crate::edge::waf::WafSettings,
 
     pub rate_limits: RateLimitSettings,
+    pub bans: BanSettings,
 }
 
 #[derive(Debug, Clone)]
@@ -254,6 +277,7 @@ impl ServeArgs {
             .unwrap_or(crate::app::DEFAULT_MAX_IN_FLIGHT);
         anyhow::ensure!(max_in_flight >= 1, "max_in_flight must be at least 1");
         let rate_limits = rate_limit_settings(file.rate_limits.unwrap_or_default())?;
+        let bans = ban_settings(file.bans.unwrap_or_default(), &self.ban_allow)?;
         Ok(ServeConfig {
             store,
             listen,
@@ -274,6 +298,7 @@ impl ServeArgs {
             },
 
             rate_limits,
+            bans,
         })
     }
 }
@@ -317,6 +342,46 @@ fn rate_limit_settings(
             },
         );
     }
+    Ok(settings)
+}
+
+/// The default ban settings with the file's overrides; flags replace the file's
+/// allow-list. An unknown signal name or a window or ban under a minute is refused.
+fn ban_settings(file: BansFile, allow_flags: &[IpNet]) -> anyhow::Result<BanSettings> {
+    let defaults = BanSettings::default();
+    let mut settings = BanSettings {
+        window_secs: file.window_secs.unwrap_or(defaults.window_secs),
+        ban_secs: file.ban_secs.unwrap_or(defaults.ban_secs),
+        ..defaults
+    };
+    anyhow::ensure!(
+        settings.window_secs >= 1 && settings.ban_secs >= 60,
+        "bans: window_secs must be at least 1 and ban_secs at least 60"
+    );
+    for (name, threshold) in file.thresholds.unwrap_or_default() {
+        let Some(signal) = Signal::ALL.into_iter().find(|s| s.name() == name) else {
+            let known: Vec<&str> = Signal::ALL.iter().map(|s| s.name()).collect();
+            anyhow::bail!(
+                "unknown signal {name:?} in bans.thresholds; signals: {}",
+                known.join(", ")
+            );
+        };
+        if threshold == 0 {
+            settings.thresholds.remove(&signal);
+        } else {
+            settings.thresholds.insert(signal, threshold);
+        }
+    }
+    settings.allow = if allow_flags.is_empty() {
+        file.allow
+            .unwrap_or_default()
+            .iter()
+            .map(|entry| parse_trusted_proxy(entry))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| anyhow::anyhow!("bans.allow: {e}"))?
+    } else {
+        allow_flags.to_vec()
+    };
     Ok(settings)
 }
 
@@ -405,5 +470,31 @@ mod tests {
         let typo = resolve_file("[rate_limits.checkout]\nper_minut = 5\nburst = 1\n")
             .expect_err("unknown field");
         assert!(format!("{typo:#}").contains("invalid configuration file"));
+    }
+
+    #[test]
+    fn ban_settings_come_from_the_file() {
+        let config = resolve_file(
+            "[bans]\nban_secs = 7200\nallow = [\"192.0.2.10\", \"198.51.100.0/24\"]\n\n\
+             [bans.thresholds]\nwaf-blocked = 3\nrate-limited = 0\n",
+        )
+        .expect("valid file");
+        let bans = &config.bans;
+        assert_eq!(bans.ban_secs, 7200);
+        assert_eq!(bans.window_secs, BanSettings::default().window_secs);
+        assert_eq!(bans.thresholds.get(&Signal::WafBlocked), Some(&3));
+        assert_eq!(bans.thresholds.get(&Signal::RateLimited), None);
+        assert_eq!(
+            bans.thresholds.get(&Signal::FailedLogin),
+            BanSettings::default().thresholds.get(&Signal::FailedLogin)
+        );
+        let net = |s: &str| s.parse::<IpNet>().expect("net");
+        assert_eq!(
+            bans.allow,
+            vec![net("192.0.2.10/32"), net("198.51.100.0/24")]
+        );
+        let unknown = resolve_file("[bans.thresholds]\nwaf = 3\n").expect_err("unknown signal");
+        assert!(format!("{unknown:#}").contains("unknown signal \"waf\""));
+        assert!(resolve_file("[bans]\nban_secs = 5\n").is_err());
     }
 }

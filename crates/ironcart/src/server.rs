@@ -17,6 +17,7 @@ use crate::app::{AppInner, AppState, PASSWORD_HASH_SLOTS, Settings};
 use crate::clock::Clock;
 use crate::domain::payments::PaymentProvider;
 use crate::security::audit::SecurityEvents;
+use crate::security::bans::Bans;
 use crate::security::ratelimit::RateLimits;
 use crate::security::rbac::Policy;
 use crate::store::{KEY_RELOAD_INTERVAL, KekSource, Store};
@@ -61,16 +62,20 @@ pub async fn build_state(parts: StateParts) -> anyhow::Result<AppState> {
     let token_config = TokenConfig::new(parts.public_url.clone(), TOKEN_AUDIENCE);
     let waf = crate::edge::waf::build(&parts.settings.waf).context("cannot load the WAF rules")?;
     let mut limits = RateLimits::new(&parts.settings.rate_limits);
+    let mut bans = Bans::new(parts.settings.bans.clone(), &parts.settings.trusted_proxies);
     if let Some(url) = &parts.settings.redis_url {
         let shared =
             crate::security::shared::SharedLimiter::connect(url).context("invalid Redis URL")?;
-        limits = limits.with_shared(shared);
+        limits = limits.with_shared(shared.clone());
+        bans = bans.with_shared(shared);
     }
+    let bans = Arc::new(bans);
     Ok(AppState::new(AppInner {
         limits,
+        bans: bans.clone(),
         egress_policy: crate::edge::dlp::egress_policy(),
         waf,
-        events: SecurityEvents::new(parts.store.clone()),
+        events: SecurityEvents::new(parts.store.clone()).with_detectors(bans),
         store: parts.store,
         keys,
         token_config,
@@ -160,6 +165,7 @@ pub async fn spawn(
         loop {
             tick.tick().await;
             limits_state.limits.forget_idle_keys();
+            limits_state.bans.forget_expired(limits_state.now());
         }
     });
     spawn_key_reloader(state.clone());

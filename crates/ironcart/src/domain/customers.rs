@@ -174,7 +174,8 @@ pub async fn login(
     let verified = verify(app, user.as_ref(), password).await?;
     let Some((user, needs_rehash)) = verified else {
         let event = AuditEvent::new(app.now(), "auth.login", Outcome::Failure)
-            .details(serde_json::json!({ "reason": "invalid_credentials" }));
+            .details(serde_json::json!({ "reason": "invalid_credentials" }))
+            .correlate(email);
         app.events.record(event).await;
         return Err(AccountError::InvalidCredentials);
     };

@@ -10,6 +10,7 @@ use axum::response::IntoResponse;
 use ipnet::IpNet;
 
 use crate::app::AppState;
+use crate::security::audit::{AuditEvent, Outcome};
 use crate::security::ratelimit::LimitClass;
 use axum::middleware::Next;
 use axum::response::Response;
@@ -124,10 +125,37 @@ pub async fn limit_by_address(
         }
         Ok(None) => next.run(request).await,
         Err(limited) => {
-            crate::app::log_rate_limited(&limited);
+            app.rate_limited(&limited).await;
             super::ApiError::RateLimited(limited).into_response()
         }
     }
+}
+
+/// The ban list, checked as soon as the client address is known: a banned address
+/// gets a bare 403 problem before rate limits, the WAF or any handler run. Health
+/// endpoints are not exempt: a load balancer's checks come from its own address,
+/// which as a trusted proxy is never banned. Refusals are reported at most once a
+/// minute per address, so a flood from a banned address writes almost nothing.
+pub async fn refuse_banned(State(app): State<AppState>, request: Request, next: Next) -> Response {
+    let client = current_client_ip().and_then(|ip| ip.parse::<IpAddr>().ok());
+    let Some(client) = client else {
+        return next.run(request).await;
+    };
+    let now = app.now();
+    let Some(ban) = app.bans.check(client, now).await else {
+        return next.run(request).await;
+    };
+    if let Some(refused) = app.bans.refusal_to_report(&ban.address, now) {
+        let event = AuditEvent::new(now, "security.ban_refused", Outcome::Denied)
+            .target(ban.address.clone())
+            .details(serde_json::json!({
+                "address": ban.address,
+                "refused_since_last_report": refused,
+                "until": ban.until,
+            }));
+        app.events.record(event).await;
+    }
+    super::ApiError::AddressBlocked.into_response()
 }
 
 #[cfg(test)]

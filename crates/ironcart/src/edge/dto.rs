@@ -909,3 +909,88 @@ pub fn export_record(
         _ => serde_json::Map::new(),
     }
 }
+
+// ---------------------------------------------------------------- intrusion prevention
+
+/// The longest ban staff may set by hand: 90 days.
+pub const MAX_BAN_SECS: i64 = 90 * 24 * 3600;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BanRequest {
+    pub address: String,
+    pub reason: String,
+    pub duration_secs: i64,
+}
+
+/// A validated [`BanRequest`].
+#[derive(Debug)]
+pub struct BanOrder {
+    pub address: std::net::IpAddr,
+    pub reason: String,
+    pub duration_secs: i64,
+}
+
+impl Validate for BanRequest {
+    fn validate(mut self) -> Result<Self, Vec<FieldError>> {
+        let mut errors = Vec::new();
+        self.reason = check::text(&mut errors, "reason", &self.reason, 1, 200);
+        check::range(
+            &mut errors,
+            "duration_secs",
+            self.duration_secs,
+            60,
+            MAX_BAN_SECS,
+        );
+        if let Err(error) = ban_address(&self.address) {
+            errors.push(error);
+        }
+        check::finish(errors, self)
+    }
+}
+
+fn ban_address(text: &str) -> Result<std::net::IpAddr, FieldError> {
+    text.trim().parse().map_err(|_| {
+        FieldError::new(
+            "address",
+            "invalid_address",
+            "must be an IPv4 or IPv6 address",
+        )
+    })
+}
+
+impl BanRequest {
+    pub fn into_order(self) -> Result<BanOrder, Vec<FieldError>> {
+        let address = ban_address(&self.address).map_err(|error| vec![error])?;
+        Ok(BanOrder {
+            address,
+            reason: self.reason,
+            duration_secs: self.duration_secs,
+        })
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct BanView {
+    /// The banned address (an IPv6 client's /64).
+    pub address: String,
+    pub reason: String,
+    /// `manual`, or the detector's signal.
+    pub source: String,
+    pub since: String,
+    pub until: String,
+    pub actor_id: Option<String>,
+}
+
+impl From<&crate::security::bans::Ban> for BanView {
+    fn from(ban: &crate::security::bans::Ban) -> Self {
+        Self {
+            address: ban.address.clone(),
+            reason: ban.reason.clone(),
+            source: ban.source.clone(),
+            since: rfc3339(ban.since),
+            until: rfc3339(ban.until),
+            actor_id: ban.actor_id.clone(),
+        }
+    }
+}

@@ -40,6 +40,8 @@ pub enum ApiError {
     InvalidCredentials,
     #[error("forbidden")]
     Forbidden,
+    #[error("address blocked")]
+    AddressBlocked,
     #[error("not found")]
     NotFound,
     #[error("method not allowed")]
@@ -93,6 +95,7 @@ impl ApiError {
                 "Invalid email or password",
             ),
             Forbidden => (StatusCode::FORBIDDEN, "forbidden", "Not allowed"),
+            AddressBlocked => (StatusCode::FORBIDDEN, "address-blocked", "Address blocked"),
             NotFound => (StatusCode::NOT_FOUND, "not-found", "Not found"),
             MethodNotAllowed => (
                 StatusCode::METHOD_NOT_ALLOWED,

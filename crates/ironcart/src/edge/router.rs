@@ -12,7 +12,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::timeout::TimeoutLayer;
 
 use super::policy::{RouteOptions, RouteSpec, SecuredRouter};
-use super::routes::{accounts, admin, cart, catalog, exports, meta, orders};
+use super::routes::{accounts, admin, bans, cart, catalog, exports, meta, orders};
 use super::{auth, context, middleware as guards};
 use crate::app::AppState;
 use crate::security::ratelimit::LimitClass as L;
@@ -262,6 +262,28 @@ pub fn routes(state: AppState) -> (Router<AppState>, Vec<RouteSpec>) {
             "Export customer data, with a stated reason (audited)",
             exports::export_customers,
             RouteOptions::limited(L::CustomerExport),
+        )
+        .section("/api/v1/admin", "security")
+        .route(
+            M::GET,
+            "/bans",
+            Requires(P::SecurityBan),
+            "Addresses banned now",
+            bans::list_bans,
+        )
+        .route(
+            M::POST,
+            "/bans",
+            Requires(P::SecurityBan),
+            "Ban an address",
+            bans::ban_address,
+        )
+        .route(
+            M::DELETE,
+            "/bans/{address}",
+            Requires(P::SecurityBan),
+            "Lift a ban",
+            bans::lift_ban,
         );
     router.into_parts()
 }
@@ -289,6 +311,10 @@ pub fn build(state: AppState) -> Router {
                 .layer(middleware::from_fn_with_state(
                     state.clone(),
                     context::request_context,
+                ))
+                .layer(middleware::from_fn_with_state(
+                    state.clone(),
+                    context::refuse_banned,
                 ))
                 .layer(middleware::from_fn_with_state(
                     state.clone(),

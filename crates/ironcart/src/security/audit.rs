@@ -4,8 +4,11 @@
 //! detectors) and to the `audit_events` table (for impact assessment). Events carry
 //! ids, never personal data or secrets.
 
+use std::sync::Arc;
+
 use serde_json::Value;
 
+use super::bans::{Bans, Detection, Signal};
 use crate::store::Store;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,6 +39,9 @@ pub struct AuditEvent {
     pub request_id: Option<String>,
     pub client_ip: Option<String>,
     pub details: Value,
+    /// What a detector tells apart (the account of a failed login), as a short
+    /// hash; neither logged nor stored.
+    pub correlation: Option<String>,
 }
 
 impl AuditEvent {
@@ -49,6 +55,7 @@ impl AuditEvent {
             request_id: None,
             client_ip: None,
             details: Value::Object(Default::default()),
+            correlation: None,
         }
     }
 
@@ -66,22 +73,60 @@ impl AuditEvent {
         self.details = details;
         self
     }
+
+    pub fn correlate(mut self, value: &str) -> Self {
+        self.correlation = Some(super::bans::fingerprint(value));
+        self
+    }
 }
 
-/// Where security events go.
+/// Where security events go: the log, the audit trail, and the intrusion detectors.
 #[derive(Clone, Debug)]
 pub struct SecurityEvents {
     store: Store,
+    detectors: Option<Arc<Bans>>,
 }
 
 impl SecurityEvents {
     pub fn new(store: Store) -> Self {
-        Self { store }
+        Self {
+            store,
+            detectors: None,
+        }
     }
 
-    /// Logs the event and appends it to the audit trail. A failure to persist is
-    /// logged, not propagated: the action it describes has already happened.
-    pub async fn record(&self, mut event: AuditEvent) {
+    /// Feeds every event that is a detector signal to the ban list's detectors.
+    pub fn with_detectors(mut self, bans: Arc<Bans>) -> Self {
+        self.detectors = Some(bans);
+        self
+    }
+
+    /// Logs the event, appends it to the audit trail, and passes it to the
+    /// detectors; a ban they set is recorded as an event of its own.
+    pub async fn record(&self, event: AuditEvent) {
+        let event = self.write(event).await;
+        if let Some(signal) = Signal::of_event(event.action, event.outcome) {
+            self.detect(signal, event.at, event.correlation.as_deref())
+                .await;
+        }
+    }
+
+    /// Counts one signal from the current client; records the ban it triggers.
+    pub async fn detect(&self, signal: Signal, at: i64, member: Option<&str>) {
+        let Some(bans) = &self.detectors else {
+            return;
+        };
+        let Some(client_ip) = crate::edge::context::current_client_ip() else {
+            return;
+        };
+        if let Some(detection) = bans.observe(signal, &client_ip, member, at).await {
+            self.write(ban_event(&detection, at)).await;
+        }
+    }
+
+    /// A failure to persist is logged, not propagated: the action the event
+    /// describes has already happened.
+    async fn write(&self, mut event: AuditEvent) -> AuditEvent {
         if event.request_id.is_none() {
             event.request_id = crate::edge::context::current_request_id();
         }
@@ -107,5 +152,24 @@ impl SecurityEvents {
         if let Err(err) = self.store.append_audit(&event).await {
             tracing::error!(target: "security", error = %err, action = event.action, "audit append failed");
         }
+        event
     }
+}
+
+/// The event of an automatic ban: the address, why, for how long, on which signal.
+fn ban_event(detection: &Detection, at: i64) -> AuditEvent {
+    let ban = &detection.ban;
+    AuditEvent::new(at, "security.ip_banned", Outcome::Success)
+        .target(ban.address.clone())
+        .details(serde_json::json!({
+            "address": ban.address,
+            "source": ban.source,
+            "signal": detection.signal.name(),
+            "reason": ban.reason,
+            "count": detection.count,
+            "threshold": detection.threshold,
+            "window_secs": detection.window_secs,
+            "duration_secs": ban.until - ban.since,
+            "until": ban.until,
+        }))
 }

@@ -36,10 +36,12 @@ pub enum Permission {
     AuditRead,
     #[serde(rename = "customer:export")]
     CustomerExport,
+    #[serde(rename = "security:ban")]
+    SecurityBan,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 13] = [
+    pub const ALL: [Permission; 14] = [
         Permission::ProfileRead,
         Permission::ProfileWrite,
         Permission::CartManage,
@@ -53,6 +55,7 @@ impl Permission {
         Permission::UserManageRoles,
         Permission::AuditRead,
         Permission::CustomerExport,
+        Permission::SecurityBan,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -70,6 +73,7 @@ impl Permission {
             Permission::UserManageRoles => "user:manage_roles",
             Permission::AuditRead => "audit:read",
             Permission::CustomerExport => "customer:export",
+            Permission::SecurityBan => "security:ban",
         }
     }
 

@@ -1,5 +1,6 @@
-//! State shared by every instance, in Redis: today the rate-limit counters (GCRA,
-//! computed atomically by a Lua script on Redis's clock). When Redis is unreachable
+//! State shared by every instance, in Redis: the rate-limit counters (GCRA,
+//! computed atomically by a Lua script on Redis's clock), and the intrusion
+//! prevention counters and ban list (see [`super::bans`]). When Redis is unreachable
 //! the caller falls back to its local limiter, logs a warning, and keeps serving;
 //! the connection manager reconnects when Redis returns.
 
@@ -11,6 +12,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use sha2::{Digest, Sha256};
 use tokio::sync::RwLock;
 
+use super::bans::Ban;
 use super::ratelimit::{LimitClass, LimitQuota};
 
 /// GCRA on Redis time. KEYS[1]: the counter. ARGV[1]: emission interval (ms),
@@ -94,11 +96,11 @@ impl SharedLimiter {
                     Ok(manager) => {
                         *slot.write().await = Some(manager);
                         connecting.store(false, Ordering::Release);
-                        tracing::info!("connected to Redis for shared rate limits");
+                        tracing::info!("connected to Redis for shared rate limits and bans");
                         return;
                     }
                     Err(err) => {
-                        tracing::warn!(error = %err, "Redis unreachable; using local rate limits until it answers");
+                        tracing::warn!(error = %err, "Redis unreachable; using local rate limits and bans until it answers");
                         tokio::time::sleep(Duration::from_millis(500)).await;
                     }
                 }
@@ -136,25 +138,41 @@ impl SharedLimiter {
         burst: u32,
         cost: u32,
     ) -> Option<SharedDecision> {
-        let mut connection = self.connection.read().await.clone()?;
         let burst = burst.max(1);
         let mut invocation = self.script.key(redis_key(kind, key));
         invocation
             .arg(interval_ms.max(1))
             .arg(burst)
             .arg(cost.clamp(1, burst));
-        let outcome = tokio::time::timeout(
-            REDIS_DEADLINE,
-            invocation.invoke_async::<(i64, i64, i64)>(&mut connection),
-        )
-        .await;
-        match outcome {
-            Ok(Ok((1, _, remaining))) => Some(SharedDecision::Allowed {
+        let (allowed, retry_ms, remaining) = self
+            .run(|mut connection| async move {
+                invocation
+                    .invoke_async::<(i64, i64, i64)>(&mut connection)
+                    .await
+            })
+            .await?;
+        Some(if allowed == 1 {
+            SharedDecision::Allowed {
                 remaining: u32::try_from(remaining).unwrap_or(0),
-            }),
-            Ok(Ok((_, retry_ms, _))) => Some(SharedDecision::Limited {
+            }
+        } else {
+            SharedDecision::Limited {
                 retry_after: Duration::from_millis(u64::try_from(retry_ms).unwrap_or(0)),
-            }),
+            }
+        })
+    }
+
+    /// Runs one Redis operation within the deadline; `None` (after a rate-limited
+    /// warning, and a reconnect when the connection is gone) when Redis could not
+    /// answer, so the caller falls back to its local state.
+    pub(crate) async fn run<T, F, Fut>(&self, operation: F) -> Option<T>
+    where
+        F: FnOnce(ConnectionManager) -> Fut,
+        Fut: std::future::Future<Output = redis::RedisResult<T>>,
+    {
+        let connection = self.connection.read().await.clone()?;
+        match tokio::time::timeout(REDIS_DEADLINE, operation(connection)).await {
+            Ok(Ok(value)) => Some(value),
             Ok(Err(err)) => {
                 self.warn_falling_back(&err.to_string());
                 if err.is_io_error() || err.is_connection_dropped() || err.is_connection_refusal() {
@@ -194,7 +212,7 @@ impl SharedLimiter {
         {
             tracing::warn!(
                 reason,
-                "Redis rate limiting failed; falling back to local limits"
+                "Redis failed; falling back to local rate limits and bans"
             );
         }
     }
@@ -204,4 +222,136 @@ impl SharedLimiter {
 fn redis_key(kind: &str, key: &str) -> String {
     let digest = Sha256::digest(key.as_bytes());
     format!("ironcart:rl:{kind}:{}", hex::encode(&digest[..16]))
+}
+
+/// One signal of an intrusion detector, counted in a window that starts with the
+/// first signal. KEYS[1]: the counter. ARGV[1]: window (ms); ARGV[2]: a member
+/// ('' to count every signal, else distinct members are counted). Returns the count.
+const COUNT_SIGNAL: &str = r"
+local count
+if ARGV[2] == '' then
+  count = redis.call('INCR', KEYS[1])
+else
+  redis.call('SADD', KEYS[1], ARGV[2])
+  count = redis.call('SCARD', KEYS[1])
+end
+if redis.call('PTTL', KEYS[1]) < 0 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+end
+return count
+";
+
+static COUNT_SIGNAL_SCRIPT: std::sync::LazyLock<redis::Script> =
+    std::sync::LazyLock::new(|| redis::Script::new(COUNT_SIGNAL));
+
+/// Every ban is a key that expires with the ban, plus a member of one sorted set
+/// (score: its end) so staff can list them.
+const BAN_INDEX: &str = "ironcart:bans";
+
+fn ban_key(address: &str) -> String {
+    format!("ironcart:ban:{address}")
+}
+
+impl SharedLimiter {
+    /// Counts one detector signal from `address`; `None` when Redis did not answer.
+    pub async fn count_signal(
+        &self,
+        signal: &str,
+        address: &str,
+        member: Option<&str>,
+        window: Duration,
+    ) -> Option<u32> {
+        let mut invocation = COUNT_SIGNAL_SCRIPT.key(format!("ironcart:signal:{signal}:{address}"));
+        invocation
+            .arg(u64::try_from(window.as_millis()).unwrap_or(u64::MAX).max(1))
+            .arg(member.unwrap_or(""));
+        let count =
+            self.run(|mut connection| async move {
+                invocation.invoke_async::<i64>(&mut connection).await
+            })
+            .await?;
+        Some(u32::try_from(count).unwrap_or(u32::MAX))
+    }
+
+    /// Stores a ban for `ttl`; `None` when Redis did not answer.
+    pub async fn set_ban(&self, ban: &Ban, ttl: Duration) -> Option<()> {
+        let value = serde_json::to_string(ban).ok()?;
+        let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
+        let mut pipe = redis::pipe();
+        pipe.atomic()
+            .cmd("SET")
+            .arg(ban_key(&ban.address))
+            .arg(value)
+            .arg("PX")
+            .arg(ttl_ms)
+            .ignore()
+            .zadd(BAN_INDEX, &ban.address, ban.until)
+            .ignore();
+        self.run(|mut connection| async move { pipe.query_async::<()>(&mut connection).await })
+            .await
+    }
+
+    /// The ban on `address`: `Some(None)` when there is none, `None` when Redis did
+    /// not answer.
+    pub async fn ban(&self, address: &str) -> Option<Option<Ban>> {
+        let key = ban_key(address);
+        let value = self
+            .run(|mut connection| async move {
+                redis::cmd("GET")
+                    .arg(key)
+                    .query_async::<Option<String>>(&mut connection)
+                    .await
+            })
+            .await?;
+        Some(value.and_then(|text| serde_json::from_str(&text).ok()))
+    }
+
+    /// Lifts the ban on `address`: whether there was one, or `None` when Redis did
+    /// not answer.
+    pub async fn lift_ban(&self, address: &str) -> Option<bool> {
+        let mut pipe = redis::pipe();
+        pipe.atomic()
+            .del(ban_key(address))
+            .zrem(BAN_INDEX, address)
+            .ignore();
+        let (deleted,) = self
+            .run(|mut connection| async move { pipe.query_async::<(i64,)>(&mut connection).await })
+            .await?;
+        Some(deleted > 0)
+    }
+
+    /// Every ban still in force at `now` (unix seconds); `None` when Redis did not
+    /// answer.
+    pub async fn bans(&self, now: i64) -> Option<Vec<Ban>> {
+        let mut pipe = redis::pipe();
+        pipe.atomic()
+            .zrembyscore(BAN_INDEX, "-inf", now)
+            .ignore()
+            .zrange(BAN_INDEX, 0, -1);
+        let (addresses,) = self
+            .run(|mut connection| async move {
+                pipe.query_async::<(Vec<String>,)>(&mut connection).await
+            })
+            .await?;
+        if addresses.is_empty() {
+            return Some(Vec::new());
+        }
+        let keys: Vec<String> = addresses.iter().map(|a| ban_key(a)).collect();
+        let values = self
+            .run(|mut connection| async move {
+                redis::cmd("MGET")
+                    .arg(keys)
+                    .query_async::<Vec<Option<String>>>(&mut connection)
+                    .await
+            })
+            .await?;
+        Some(
+            values
+                .into_iter()
+                .flatten()
+                .filter_map(|text| serde_json::from_str::<Ban>(&text).ok())
+                .filter(|ban| ban.until > now)
+                .collect(),
+        )
+    }
 }

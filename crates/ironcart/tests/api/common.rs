@@ -27,11 +27,13 @@ pub const ROLES: [&str; 6] = [
     "admin",
 ];
 
-/// Settings for tests: rate limits out of the way (tests of limits set their own).
+/// Settings for tests: rate limits and automatic bans out of the way (tests of
+/// limits and bans set their own).
 pub fn test_settings() -> Settings {
     Settings {
         max_line_quantity: 10,
         rate_limits: ironcart::security::ratelimit::RateLimitSettings::unlimited_for_tests(),
+        bans: ironcart::security::bans::BanSettings::detectors_off(),
         ..Settings::default()
     }
 }

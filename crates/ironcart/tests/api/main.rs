@@ -8,6 +8,7 @@
 
 mod auth;
 mod backup;
+mod bans;
 mod catalog;
 mod checkout;
 mod cli;

@@ -199,6 +199,13 @@ const SENSITIVE: &[(&str, &str, &str)] = &[
     ("PATCH", "/api/v1/admin/orders/{id}", "order_manager admin"),
     ("GET", "/api/v1/admin/audit", "security_officer admin"),
     ("POST", "/api/v1/admin/customers/export", "admin"),
+    ("GET", "/api/v1/admin/bans", "security_officer admin"),
+    ("POST", "/api/v1/admin/bans", "security_officer admin"),
+    (
+        "DELETE",
+        "/api/v1/admin/bans/{address}",
+        "security_officer admin",
+    ),
     (
         "POST",
         "/api/v1/admin/imports/shopify",

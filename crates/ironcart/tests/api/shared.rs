@@ -12,13 +12,13 @@ use serde_json::{Value, json};
 use crate::common::{TestApp, test_settings};
 
 /// A private redis-server on a free loopback port, stopped on drop.
-struct Redis {
+pub struct Redis {
     child: Child,
-    port: u16,
+    pub port: u16,
 }
 
 impl Redis {
-    fn start_on(port: u16) -> Self {
+    pub fn start_on(port: u16) -> Self {
         let child = Command::new("redis-server")
             .args([
                 "--port",
@@ -42,7 +42,7 @@ impl Redis {
         redis
     }
 
-    fn start() -> Self {
+    pub fn start() -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -51,11 +51,11 @@ impl Redis {
         Self::start_on(port)
     }
 
-    fn url(&self) -> String {
+    pub fn url(&self) -> String {
         format!("redis://127.0.0.1:{}", self.port)
     }
 
-    fn stop(&mut self) {
+    pub fn stop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -93,12 +93,12 @@ async fn failed_login(app: &TestApp) -> StatusCode {
     .status()
 }
 
-async fn redis_status(app: &TestApp) -> String {
+pub async fn redis_status(app: &TestApp) -> String {
     let body: Value = app.get("/readyz", None).await.json().await.unwrap();
     body["redis"].as_str().unwrap_or_default().to_owned()
 }
 
-async fn wait_for_redis(app: &TestApp, wanted: &str) {
+pub async fn wait_for_redis(app: &TestApp, wanted: &str) {
     let deadline = Instant::now() + Duration::from_secs(20);
     while redis_status(app).await != wanted {
         assert!(

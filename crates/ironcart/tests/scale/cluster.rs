@@ -1,7 +1,9 @@
 //! The parts of a scaled-out deployment, started as an operator would start them:
 //! a database on the PostgreSQL server, a private redis-server, `ironcart serve`
-//! processes sharing one signing key, and nginx with `deploy/nginx.conf`. Every
-//! server listens on 127.0.0.1 only and is stopped when the cluster is dropped.
+//! processes sharing one signing key, nginx with `deploy/nginx.conf` and HAProxy
+//! with `deploy/haproxy.cfg` in front of the same instances (HAProxy also balances
+//! over a deliberately broken backend, [`FlakyBackend`]). Every server listens on
+//! 127.0.0.1 only and is stopped when the cluster is dropped.
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -9,6 +11,8 @@ use std::net::IpAddr;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use reqwest::{Client, StatusCode};
@@ -17,6 +21,7 @@ use serde_json::{Value, json};
 use super::PASSWORD;
 
 const NGINX_TEMPLATE: &str = include_str!("../../../../deploy/nginx.conf");
+const HAPROXY_TEMPLATE: &str = include_str!("../../../../deploy/haproxy.cfg");
 
 /// The PostgreSQL base URL when the test can run; `None` (after saying so loudly)
 /// when it cannot. Under CI a missing nginx fails the test instead.
@@ -32,9 +37,12 @@ pub fn requirements() -> Option<String> {
         );
         return None;
     };
-    if nginx_binary().is_none() {
-        assert!(!ci, "nginx is required for the scale-out test under CI");
-        eprintln!("\n*** SKIPPED the scale-out test: nginx is not installed ***\n");
+    if nginx_binary().is_none() || haproxy_binary().is_none() {
+        assert!(
+            !ci,
+            "nginx and haproxy are required for the scale-out test under CI"
+        );
+        eprintln!("\n*** SKIPPED the scale-out test: nginx or haproxy is not installed ***\n");
         return None;
     }
     Some(database.trim_end_matches('/').to_owned())
@@ -213,6 +221,9 @@ pub struct Cluster {
     proxy_dir: PathBuf,
     redis: Process,
     proxy_port: u16,
+    haproxy: Process,
+    haproxy_port: u16,
+    pub flaky: FlakyBackend,
     database_url: String,
     admin_password: String,
     _dir: tempfile::TempDir,
@@ -288,12 +299,18 @@ impl Cluster {
         let ports: Vec<u16> = instances.iter().map(|i| i.port).collect();
         let proxy_dir = private_dir(&dir.path().join("proxy"));
         let nginx = start_nginx(&proxy_dir, proxy_port, &ports);
+        let flaky = FlakyBackend::start().await;
+        let haproxy_port = free_port();
+        let haproxy = start_haproxy(&proxy_dir, haproxy_port, &ports, flaky.port);
         Self {
             instances,
             nginx,
             proxy_dir,
             redis,
             proxy_port,
+            haproxy,
+            haproxy_port,
+            flaky,
             database_url,
             admin_password,
             _dir: dir,
@@ -307,6 +324,30 @@ impl Cluster {
 
     pub fn proxy_url(&self, path: &str) -> String {
         format!("https://127.0.0.1:{}{path}", self.proxy_port)
+    }
+
+    pub fn haproxy_url(&self, path: &str) -> String {
+        format!("https://127.0.0.1:{}{path}", self.haproxy_port)
+    }
+
+    /// HAProxy's output: its request log and its server state changes.
+    pub fn haproxy_log(&self) -> String {
+        std::fs::read_to_string(self.proxy_dir.join("haproxy.out")).unwrap_or_default()
+    }
+
+    /// Waits until HAProxy has logged that `server` (as named in its backend:
+    /// `ironcart1`… for the instances, `flaky`) went `state` (`DOWN` or `UP`).
+    pub async fn wait_for_haproxy(&self, server: &str, state: &str) {
+        let wanted = format!("ironcart/{server} is {state}");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !self.haproxy_log().contains(&wanted) {
+            assert!(
+                Instant::now() < deadline,
+                "HAProxy never logged {wanted:?}:\n{}",
+                self.haproxy_log()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 
     /// A client of the proxy (self-signed certificate), from `address` if given.
@@ -388,6 +429,7 @@ impl Cluster {
 
 impl Drop for Cluster {
     fn drop(&mut self) {
+        self.haproxy.terminate();
         self.nginx.terminate();
         for instance in &mut self.instances {
             instance.process.terminate();
@@ -444,33 +486,37 @@ fn single_admin_password(instances: &[Instance]) -> String {
 }
 
 /// Replaces `from` with `to` in the template, insisting it is there exactly once so
-/// the test notices when deploy/nginx.conf changes shape.
+/// the test notices when a file of deploy/ changes shape.
 fn substitute(text: &str, from: &str, to: &str) -> String {
     assert_eq!(
         text.matches(from).count(),
         1,
-        "deploy/nginx.conf should contain {from:?} once"
+        "the deploy/ configuration should contain {from:?} once"
     );
     text.replace(from, to)
 }
 
+/// The template with its backend block (from the `# backends: begin` line to the
+/// `# backends: end` marker) replaced by `servers`.
+fn with_backends(template: &str, servers: &str) -> String {
+    let marker = template.find("# backends: begin").expect("backend block");
+    let line_start = template[..marker].rfind('\n').map_or(0, |i| i + 1);
+    let indent = &template[line_start..marker];
+    let end = template.find("# backends: end").expect("backend block end");
+    format!(
+        "{}{servers}{indent}{}",
+        &template[..line_start],
+        &template[end..]
+    )
+}
+
 fn start_nginx(dir: &Path, port: u16, backends: &[u16]) -> Process {
     let (cert, key) = ironcart::tls::ensure_self_signed(dir).expect("proxy certificate");
-    let begin = NGINX_TEMPLATE
-        .find("        # backends: begin")
-        .expect("backend block");
-    let end = NGINX_TEMPLATE
-        .find("# backends: end")
-        .expect("backend block end");
     let servers: String = backends
         .iter()
         .map(|port| format!("        server 127.0.0.1:{port} max_fails=1 fail_timeout=5s;\n"))
         .collect();
-    let mut config = format!(
-        "{}{servers}        {}",
-        &NGINX_TEMPLATE[..begin],
-        &NGINX_TEMPLATE[end..]
-    );
+    let mut config = with_backends(NGINX_TEMPLATE, &servers);
     let path = |name: &str| dir.join(name).display().to_string();
     for (from, to) in [
         ("/run/ironcart-nginx.pid", path("nginx.pid")),
@@ -503,4 +549,143 @@ fn start_nginx(dir: &Path, port: u16, backends: &[u16]) -> Process {
     let process = Process(Some(child));
     wait_for_port(port, "nginx");
     process
+}
+
+/// HAProxy with deploy/haproxy.cfg: its TLS bundle, listening address and backends
+/// (the instances `ironcart1`…, then `flaky`) replaced; everything else as shipped.
+fn start_haproxy(dir: &Path, port: u16, backends: &[u16], flaky: u16) -> Process {
+    let (cert, key) = ironcart::tls::ensure_self_signed(dir).expect("proxy certificate");
+    let bundle = dir.join("haproxy.pem");
+    let pem = [std::fs::read(cert).unwrap(), std::fs::read(key).unwrap()].concat();
+    std::fs::write(&bundle, pem).expect("bundle");
+    let mut servers: String = backends
+        .iter()
+        .enumerate()
+        .map(|(i, port)| format!("    server ironcart{} 127.0.0.1:{port}\n", i + 1))
+        .collect();
+    servers.push_str(&format!("    server flaky 127.0.0.1:{flaky}\n"));
+    let mut config = with_backends(HAPROXY_TEMPLATE, &servers);
+    for (from, to) in [
+        (
+            "/etc/ironcart/tls/haproxy.pem",
+            bundle.display().to_string(),
+        ),
+        ("bind :443", format!("bind 127.0.0.1:{port}")),
+    ] {
+        config = substitute(&config, from, &to);
+    }
+    let config_path = dir.join("haproxy.cfg");
+    std::fs::write(&config_path, config).expect("haproxy config");
+    let log = std::fs::File::create(dir.join("haproxy.out")).expect("haproxy log");
+    let child = Command::new(haproxy_binary().expect("haproxy"))
+        .arg("-db")
+        .arg("-f")
+        .arg(&config_path)
+        .stdout(Stdio::from(log.try_clone().expect("log")))
+        .stderr(Stdio::from(log))
+        .spawn()
+        .expect("start haproxy");
+    let process = Process(Some(child));
+    wait_for_port(port, "haproxy");
+    process
+}
+
+/// A backend that passes HAProxy's health check but closes the connection, without
+/// answering, on every other request, after reading it whole: what an instance
+/// dying mid-request looks like to the proxy. It records each request line it got.
+pub struct FlakyBackend {
+    pub port: u16,
+    received: Arc<Mutex<Vec<String>>>,
+    healthy: Arc<AtomicBool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl FlakyBackend {
+    async fn start() -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind flaky backend");
+        let port = listener.local_addr().expect("addr").port();
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let healthy = Arc::new(AtomicBool::new(true));
+        let (log, health) = (received.clone(), healthy.clone());
+        let task = tokio::spawn(async move {
+            while let Ok((socket, _)) = listener.accept().await {
+                let (log, health) = (log.clone(), health.clone());
+                tokio::spawn(async move { flaky_exchange(socket, &log, &health).await });
+            }
+        });
+        Self {
+            port,
+            received,
+            healthy,
+            task,
+        }
+    }
+
+    /// The request lines (method and target) of every request it dropped.
+    pub fn dropped(&self) -> Vec<String> {
+        self.received.lock().expect("lock").clone()
+    }
+
+    /// From now on its health check fails, so HAProxy takes it out.
+    pub fn fail_health_checks(&self) {
+        self.healthy.store(false, Ordering::SeqCst);
+    }
+}
+
+impl Drop for FlakyBackend {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn flaky_exchange(
+    mut socket: tokio::net::TcpStream,
+    dropped: &Mutex<Vec<String>>,
+    healthy: &AtomicBool,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut buffer = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let head_end = loop {
+        if let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
+            break end + 4;
+        }
+        match socket.read(&mut chunk).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => buffer.extend_from_slice(&chunk[..n]),
+        }
+    };
+    let head = String::from_utf8_lossy(&buffer[..head_end]).to_string();
+    let request_line = head.lines().next().unwrap_or_default().to_owned();
+    let body_length: usize = head
+        .lines()
+        .filter_map(|line| line.split_once(':'))
+        .find(|(name, _)| name.trim().eq_ignore_ascii_case("content-length"))
+        .and_then(|(_, value)| value.trim().parse().ok())
+        .unwrap_or(0);
+    while buffer.len() < head_end + body_length {
+        match socket.read(&mut chunk).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => buffer.extend_from_slice(&chunk[..n]),
+        }
+    }
+    if request_line.starts_with("GET /readyz ") {
+        let status = if healthy.load(Ordering::SeqCst) {
+            "200 OK"
+        } else {
+            "503 Service Unavailable"
+        };
+        let answer = format!("HTTP/1.1 {status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+        let _ = socket.write_all(answer.as_bytes()).await;
+        return;
+    }
+    let mut pieces = request_line.split(' ');
+    let (method, target) = (pieces.next().unwrap_or(""), pieces.next().unwrap_or(""));
+    dropped
+        .lock()
+        .expect("lock")
+        .push(format!("{method} {target}"));
+    let _ = socket.shutdown().await;
 }

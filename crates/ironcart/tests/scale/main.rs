@@ -1,14 +1,16 @@
 //! Scaled out for real: one PostgreSQL database, a private Redis, three `ironcart
-//! serve` processes and nginx running `deploy/nginx.conf` (TLS 1.3 at the proxy,
-//! plain HTTP behind it). One test walks through what running several instances must
-//! guarantee: traffic reaches every instance, the client address cannot be forged
-//! through the proxy, a revoked session is refused everywhere, an instance dying
-//! under load loses no acknowledged order and fails no safe request, and a rate
-//! limit holds across instances.
+//! serve` processes, and in front of them both nginx running `deploy/nginx.conf` and
+//! HAProxy running `deploy/haproxy.cfg` (TLS 1.3 at the proxy, plain HTTP behind
+//! it). One test walks through what running several instances must guarantee:
+//! traffic reaches every instance, the client address cannot be forged through the
+//! proxy, a revoked session is refused everywhere, an instance dying under load
+//! loses no acknowledged order and fails no safe request, a rate limit and an IP ban
+//! hold across instances; then the same through HAProxy, whose health checks take a
+//! killed instance out and which retries a GET but never a POST.
 //!
 //! Needs `IRONCART_TEST_DATABASE=postgres://…` (several processes share one
-//! database) and nginx; `.ci/run` provides both. Without them the test says loudly
-//! that it skipped, except under CI=true, where a missing nginx is a failure.
+//! database), nginx and HAProxy; `.ci/run` provides them. Without them the test says
+//! loudly that it skipped, except under CI=true, where a missing proxy is a failure.
 
 // A test reports failure by panicking: `expect`, `unwrap` and `panic!` are how it
 // says what went wrong, so the workspace's production lints do not apply here.
@@ -45,20 +47,36 @@ fn rate_limits_file() -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn three_instances_behind_nginx_share_sessions_limits_and_survive_a_crash() {
+async fn three_instances_behind_nginx_and_haproxy_share_sessions_limits_bans_and_survive_a_crash() {
     let Some(database_base) = cluster::requirements() else {
         return;
     };
+    let started = std::time::Instant::now();
     let mut cluster = Cluster::start(&database_base, &rate_limits_file(), 3).await;
     let proxy = cluster.proxy_client(None);
 
     the_proxy_speaks_tls_1_3_only(&cluster).await;
-    every_instance_serves_and_the_client_address_is_not_forgeable(&cluster, &proxy).await;
+    haproxy_retries_a_get_but_never_a_post(&cluster).await;
+    let local = "127.0.0.1";
+    every_instance_serves_and_the_client_address_is_not_forgeable(&cluster, &proxy, "", local)
+        .await;
     let admin = cluster.admin_token(&proxy).await;
     let variant = create_stocked_variant(&cluster, &proxy, &admin).await;
     a_logout_through_one_instance_is_refused_by_all(&cluster, &proxy).await;
     killing_an_instance_under_load_loses_no_order(&mut cluster, &proxy, &variant).await;
     a_login_limit_holds_across_instances(&cluster).await;
+    an_address_banned_through_one_instance_is_refused_by_all(&cluster, &admin).await;
+
+    // The same instances behind HAProxy, from a client address of its own.
+    let client = "127.0.0.4";
+    let haproxy = cluster.proxy_client(Some(client.parse().expect("address")));
+    let base = cluster.haproxy_url("");
+    every_instance_serves_and_the_client_address_is_not_forgeable(
+        &cluster, &haproxy, &base, client,
+    )
+    .await;
+    haproxy_takes_a_killed_instance_out_and_fails_no_get(&mut cluster, &haproxy).await;
+    eprintln!("scale: the whole walk took {:?}", started.elapsed());
 }
 
 /// deploy/haproxy.cfg is accepted by HAProxy itself (with a test certificate and a
@@ -115,14 +133,21 @@ async fn the_proxy_speaks_tls_1_3_only(cluster: &Cluster) {
     assert!(refused.is_err(), "TLS 1.2 must be refused by the proxy");
 }
 
+/// Through the proxy at `base` (nginx when empty), as `client_ip`.
 async fn every_instance_serves_and_the_client_address_is_not_forgeable(
     cluster: &Cluster,
     proxy: &Client,
+    base: &str,
+    client_ip: &str,
 ) {
+    let url = match base {
+        "" => cluster.proxy_url("/api/v1/products?per_page=1"),
+        base => format!("{base}/api/v1/products?per_page=1"),
+    };
     let mut request_ids = Vec::new();
     for _ in 0..30 {
         let response = proxy
-            .get(cluster.proxy_url("/api/v1/products?per_page=1"))
+            .get(&url)
             .header("x-forwarded-for", "203.0.113.66")
             .send()
             .await
@@ -147,9 +172,10 @@ async fn every_instance_serves_and_the_client_address_is_not_forgeable(
             }
             *served.entry(instance.port).or_insert(0) += 1;
             for line in lines {
+                let seen = format!("\"client.ip\":\"{client_ip}\"");
                 assert!(
-                    line.contains("\"client.ip\":\"127.0.0.1\"") && !line.contains("203.0.113.66"),
-                    "the proxy overwrites X-Forwarded-For: {line}"
+                    line.contains(&seen) && !line.contains("203.0.113.66"),
+                    "the proxy overwrites X-Forwarded-For with {client_ip}: {line}"
                 );
             }
         }
@@ -497,4 +523,201 @@ async fn a_login_limit_holds_across_instances(cluster: &Cluster) {
         failed_login(&other, instance_urls[0].clone(), 99).await,
         StatusCode::UNAUTHORIZED
     );
+}
+
+/// A catalog request to one instance, as a proxy forwarding `client` would send it.
+async fn forwarded_from(
+    direct: &Client,
+    instance: &cluster::Instance,
+    client: &str,
+) -> reqwest::Response {
+    direct
+        .get(instance.url("/api/v1/products"))
+        .header("x-forwarded-for", client)
+        .send()
+        .await
+        .expect("direct request")
+}
+
+async fn is_blocked(response: reqwest::Response) -> bool {
+    let status = response.status();
+    let body: Value = response.json().await.unwrap_or_default();
+    status == StatusCode::FORBIDDEN && body["type"] == "/problems/address-blocked"
+}
+
+/// A ban set through one instance's admin API is enforced by every instance, and
+/// through both proxies; lifting it through another instance frees it everywhere.
+async fn an_address_banned_through_one_instance_is_refused_by_all(cluster: &Cluster, admin: &str) {
+    let banned = "127.0.0.3";
+    let direct = cluster.direct_client();
+    let response = direct
+        .post(cluster.instances[0].url("/api/v1/admin/bans"))
+        .bearer_auth(admin)
+        .json(&json!({ "address": banned, "reason": "scale test", "duration_secs": 600 }))
+        .send()
+        .await
+        .expect("ban");
+    assert_eq!(response.status(), StatusCode::CREATED);
+
+    let banned_client = cluster.proxy_client(Some(banned.parse().expect("address")));
+    for instance in &cluster.instances {
+        let response = forwarded_from(&direct, instance, banned).await;
+        assert!(is_blocked(response).await, "refused by {}", instance.port);
+    }
+    for _ in 0..6 {
+        for url in [
+            cluster.proxy_url("/api/v1/products"),
+            cluster.haproxy_url("/api/v1/products"),
+        ] {
+            let response = banned_client.get(&url).send().await.expect("proxied");
+            assert!(is_blocked(response).await, "refused through {url}");
+        }
+    }
+    let others = cluster.proxy_client(None);
+    let response = others.get(cluster.proxy_url("/healthz")).send().await;
+    assert_eq!(response.expect("health").status(), StatusCode::OK);
+
+    let lift = direct
+        .delete(cluster.instances[2].url(&format!("/api/v1/admin/bans/{banned}")))
+        .bearer_auth(admin)
+        .send()
+        .await
+        .expect("lift");
+    assert_eq!(lift.status(), StatusCode::NO_CONTENT);
+    for instance in &cluster.instances {
+        let response = forwarded_from(&direct, instance, banned).await;
+        let port = instance.port;
+        assert_eq!(response.status(), StatusCode::OK, "lifted on {port}");
+    }
+}
+
+/// HAProxy also balances over a backend that drops every request it reads. A GET
+/// it drops is retried on an instance; a POST it drops is answered 502 and never
+/// sent again. Then the backend fails its health check and HAProxy takes it out.
+async fn haproxy_retries_a_get_but_never_a_post(cluster: &Cluster) {
+    let client = cluster.proxy_client(None);
+    let dropped_with = |prefix: &str| -> Vec<String> {
+        let dropped = cluster.flaky.dropped();
+        dropped
+            .into_iter()
+            .filter(|r| r.starts_with(prefix))
+            .collect()
+    };
+
+    // What each POST got: an instance's answer, or none (a 502, or the connection
+    // closed: HAProxy may hand the client the close so that it decides).
+    let mut post_outcomes = BTreeMap::new();
+    for n in 0..12 {
+        let probe = format!("/api/v1/auth/logout?probe=post-{n}");
+        let response = client
+            .post(cluster.haproxy_url(&probe))
+            .json(&json!({ "refresh_token": "not-a-refresh-token" }))
+            .send()
+            .await;
+        let answered = match response.map(|r| r.status()) {
+            Ok(StatusCode::BAD_GATEWAY) | Err(_) => None,
+            Ok(status) => Some(status),
+        };
+        post_outcomes.insert(probe, answered);
+        if !dropped_with("POST").is_empty() {
+            break;
+        }
+    }
+    let dropped_posts = dropped_with("POST");
+    assert_eq!(
+        dropped_posts.len(),
+        1,
+        "one POST went to the broken backend"
+    );
+    for (probe, answered) in &post_outcomes {
+        let line = format!("POST {probe}");
+        let times = dropped_posts.iter().filter(|r| **r == line).count();
+        if times == 1 {
+            assert_eq!(*answered, None, "{probe} was not resent to an instance");
+        } else {
+            assert_eq!(times, 0);
+            assert!(answered.is_some(), "{probe} reached an instance");
+        }
+    }
+
+    for n in 0..12 {
+        let probe = format!("/healthz?probe=get-{n}");
+        let response = client
+            .get(cluster.haproxy_url(&probe))
+            .send()
+            .await
+            .expect("get through haproxy");
+        assert_eq!(response.status(), StatusCode::OK, "{probe} was retried");
+        if !dropped_with("GET").is_empty() {
+            break;
+        }
+    }
+    assert_eq!(
+        dropped_with("GET").len(),
+        1,
+        "one GET went to the broken backend"
+    );
+
+    cluster.flaky.fail_health_checks();
+    cluster.wait_for_haproxy("flaky", "DOWN").await;
+}
+
+/// A stream of GETs through HAProxy while an instance is killed: the requests it
+/// would have taken go elsewhere, the health check takes it out of the pool, and no
+/// GET fails. The instance then comes back and HAProxy puts it back.
+async fn haproxy_takes_a_killed_instance_out_and_fails_no_get(
+    cluster: &mut Cluster,
+    client: &Client,
+) {
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let served = Arc::new(AtomicUsize::new(0));
+    let mut tasks = Vec::new();
+    for _ in 0..2 {
+        let (client, url) = (
+            client.clone(),
+            cluster.haproxy_url("/api/v1/products?per_page=1"),
+        );
+        let (stop, served) = (stop.clone(), served.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut failures = Vec::new();
+            while !stop.load(Ordering::SeqCst) {
+                match client.get(&url).send().await {
+                    Ok(response) if response.status() == StatusCode::OK => {}
+                    other => failures.push(format!("{:?}", other.map(|r| r.status()))),
+                }
+                served.fetch_add(1, Ordering::SeqCst);
+            }
+            failures
+        }));
+    }
+    let wait_for_served = |count: usize| {
+        let served = served.clone();
+        async move {
+            while served.load(Ordering::SeqCst) < count {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    };
+    wait_for_served(20).await;
+    let victim = 2;
+    cluster.instances[victim].kill();
+    cluster.wait_for_haproxy("ironcart3", "DOWN").await;
+    let after_down = served.load(Ordering::SeqCst) + 20;
+    wait_for_served(after_down).await;
+    stop.store(true, Ordering::SeqCst);
+    let mut failures = Vec::new();
+    for task in tasks {
+        failures.extend(task.await.expect("load task"));
+    }
+    assert!(
+        failures.is_empty(),
+        "GETs failed through HAProxy: {failures:?}"
+    );
+    eprintln!(
+        "scale: {} GETs through HAProxy while ironcart3 was killed, none failed",
+        served.load(Ordering::SeqCst)
+    );
+
+    cluster.restart(victim).await;
+    cluster.wait_for_haproxy("ironcart3", "UP").await;
 }

@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod admin;
+pub mod bans;
 pub mod cart;
 pub mod catalog;
 pub mod exports;
