@@ -239,6 +239,8 @@ impl Bans {
 
     /// Redis answered: it is the authority for bans it knows of, and learns the ones
     /// this instance made while it was away.
+    // Shortcoming: such a ban reaches Redis only when its address next comes to this
+    // instance; other instances do not enforce it before that.
     async fn reconcile(
         &self,
         shared: &SharedLimiter,
