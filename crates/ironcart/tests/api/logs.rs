@@ -14,8 +14,9 @@ use serde_json::Value;
 use crate::common::{CAPTURED_LOG, CAPTURED_SECRETS, LOG_DIR_VARIABLE, PASSWORD};
 
 /// The suites that attack the product, by module.
-const ATTACK_SUITES: [&str; 11] = [
+const ATTACK_SUITES: [&str; 12] = [
     "auth::",
+    "bans::",
     "tokens::",
     "waf::",
     "validation::",
@@ -29,13 +30,14 @@ const ATTACK_SUITES: [&str; 11] = [
 ];
 
 /// Security events the attack suites must have caused, proving the capture is real.
-const EXPECTED_ACTIONS: [&str; 6] = [
+const EXPECTED_ACTIONS: [&str; 7] = [
     "waf.blocked",
     "auth.login",
     "auth.token_rejected",
     "authz.denied",
     "ratelimit.exceeded",
     "pii.read_quota_exceeded",
+    "security.ip_banned",
 ];
 
 /// Shorter values (weak passwords the policy refuses, such as "password") would
