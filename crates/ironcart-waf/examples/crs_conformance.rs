@@ -66,29 +66,13 @@ fn main() {
     let mut total = ftw::Tally::default();
     let mut target = ftw::Tally::default();
     for (family, tally) in ftw::tallies(&results) {
-        println!(
-            "{family}     {:>5}/{:<5} {:>6.1}%      {:>5}/{:<5} {:>6.1}%",
-            tally.expect_pass,
-            tally.expect_total,
-            tally.expect_rate(),
-            tally.no_expect_pass,
-            tally.no_expect_total,
-            tally.no_expect_rate()
-        );
+        tally.print_row(&family);
         total.merge(&tally);
         if family.as_str() >= "920" {
             target.merge(&tally);
         }
     }
     for (label, tally) in [("all", total), ("920-944", target)] {
-        println!(
-            "{label:<7} {:>5}/{:<5} {:>6.1}%      {:>5}/{:<5} {:>6.1}%",
-            tally.expect_pass,
-            tally.expect_total,
-            tally.expect_rate(),
-            tally.no_expect_pass,
-            tally.no_expect_total,
-            tally.no_expect_rate()
-        );
+        tally.print_row(label);
     }
 }

@@ -5,6 +5,10 @@
 //! ```text
 //! cargo run --release -p ironcart-waf --example waf_speed
 //! ```
+//!
+//! `--profile N` only inspects each request N times with CRS loaded and
+//! prints nothing else, for an instruction profiler:
+//! `valgrind --tool=callgrind target/release/examples/waf_speed --profile 20`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -104,9 +108,28 @@ fn report(label: &str, waf: &Waf) {
 }
 
 fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let [flag, rounds] = args.as_slice()
+        && flag == "--profile"
+    {
+        let crs = Waf::builder()
+            .default_rules(false)
+            .crs(CRS_DIR)
+            .build()
+            .unwrap();
+        for _ in 0..rounds.parse::<usize>().unwrap() {
+            for case in &CASES {
+                black_box(inspect(&crs, black_box(case)));
+            }
+        }
+        return;
+    }
+    let empty = Waf::builder().default_rules(false).build().unwrap();
+    report("no rules (waf_throughput's \"off\")", &empty);
+
     let started = Instant::now();
     let default_waf = Waf::with_default_rules().unwrap();
-    println!("default rules compiled in {:?}", started.elapsed());
+    println!("\ndefault rules compiled in {:?}", started.elapsed());
     report("embedded default rules", &default_waf);
 
     let started = Instant::now();

@@ -53,6 +53,7 @@ pub(crate) fn evaluate(
         removals,
         force_body: false,
         cache: Vec::new(),
+        candidates: Vec::new(),
         matched_var: None,
         matched_vars: Vec::new(),
         current_rule: None,
@@ -128,6 +129,8 @@ struct Transaction<'s> {
     removals: Removals,
     force_body: bool,
     cache: Vec<Option<Rc<Transformed>>>,
+    /// Reused by every link, so resolving targets allocates only once.
+    candidates: Vec<Candidate<'s>>,
     matched_var: Option<(String, Vec<u8>)>,
     matched_vars: Vec<(String, Vec<u8>)>,
     current_rule: Option<u32>,
@@ -240,19 +243,19 @@ impl<'s> Transaction<'s> {
 
     /// The (name, transformed value) pairs on which the link's operator hit.
     fn link_matches(&mut self, rule: &'s Rule, link: &'s Link) -> Vec<(String, Vec<u8>)> {
-        let candidates = if link.targets.is_empty() {
-            vec![Candidate {
+        let mut candidates = std::mem::take(&mut self.candidates);
+        candidates.clear();
+        if link.targets.is_empty() {
+            candidates.push(Candidate {
                 name: Name::Label(""),
                 value: Value::Computed(Vec::new()),
-            }]
-        } else {
-            link.targets
-                .iter()
-                .flat_map(|target| self.resolve(rule, link, target))
-                .collect()
-        };
+            });
+        }
+        for target in &link.targets {
+            self.resolve(rule, link, target, &mut candidates);
+        }
         let mut found = Vec::new();
-        for candidate in candidates {
+        for candidate in candidates.drain(..) {
             if let Some(value) = self.test_candidate(link, &candidate.value) {
                 // As in ModSecurity, `setvar` runs once per matched value, with
                 // MATCHED_VAR and the captures of that value (CRS counts
@@ -265,6 +268,7 @@ impl<'s> Transaction<'s> {
                 found.push((name, value));
             }
         }
+        self.candidates = candidates;
         found
     }
 
@@ -377,33 +381,28 @@ impl<'s> Transaction<'s> {
         transformed
     }
 
-    /// The values a target names, minus excluded keys.
-    fn resolve(&self, rule: &Rule, link: &Link, target: &'s Target) -> Vec<Candidate<'s>> {
-        let mut found: Vec<Candidate<'s>> = match &target.var {
-            Var::Sources(sources) => self.source_values(rule, link, target, sources),
-            Var::Tx => self.tx_values(rule, link, target.key.as_ref()),
-            Var::MatchedVar => self.matched_var.iter().map(computed).collect(),
-            Var::MatchedVarName => self
-                .matched_var
-                .iter()
-                .map(|(name, _)| computed(&(name.clone(), name.as_bytes().to_vec())))
-                .collect(),
-            Var::MatchedVars => self.matched_vars.iter().map(computed).collect(),
-            Var::MatchedVarsNames => self
-                .matched_vars
-                .iter()
-                .map(|(name, _)| computed(&(name.clone(), name.as_bytes().to_vec())))
-                .collect(),
-            Var::Unsupported => Vec::new(),
-        };
+    /// Appends the values a target names, minus excluded keys, to `out`.
+    fn resolve(&self, rule: &Rule, link: &Link, target: &'s Target, out: &mut Vec<Candidate<'s>>) {
+        let start = out.len();
+        let name_of =
+            |(name, _): &(String, Vec<u8>)| computed(&(name.clone(), name.as_bytes().to_vec()));
+        match &target.var {
+            Var::Sources(sources) => self.source_values(rule, link, target, sources, out),
+            Var::Tx => self.tx_values(rule, link, target.key.as_ref(), out),
+            Var::MatchedVar => out.extend(self.matched_var.iter().map(computed)),
+            Var::MatchedVarName => out.extend(self.matched_var.iter().map(name_of)),
+            Var::MatchedVars => out.extend(self.matched_vars.iter().map(computed)),
+            Var::MatchedVarsNames => out.extend(self.matched_vars.iter().map(name_of)),
+            Var::Unsupported => {}
+        }
         if target.count {
-            let count = found.len().to_string().into_bytes();
-            found = vec![Candidate {
+            let count = (out.len() - start).to_string().into_bytes();
+            out.truncate(start);
+            out.push(Candidate {
                 name: Name::Owned(format!("&{}", target.label)),
                 value: Value::Computed(count),
-            }];
+            });
         }
-        found
     }
 
     fn source_values(
@@ -412,8 +411,8 @@ impl<'s> Transaction<'s> {
         link: &Link,
         target: &'s Target,
         sources: &[Source],
-    ) -> Vec<Candidate<'s>> {
-        let mut out = Vec::new();
+        out: &mut Vec<Candidate<'s>>,
+    ) {
         for &source in sources {
             let slots = self.data.slots(source);
             // A single value may be pushed again (a changed body processor):
@@ -441,22 +440,22 @@ impl<'s> Transaction<'s> {
                 });
             }
         }
-        out
     }
 
-    fn tx_values(&self, rule: &Rule, link: &Link, key: Option<&Key>) -> Vec<Candidate<'s>> {
+    fn tx_values(&self, rule: &Rule, link: &Link, key: Option<&Key>, out: &mut Vec<Candidate<'s>>) {
         let candidate = |name: &String| Candidate {
             name: Name::Owned(format!("TX:{name}")),
             value: Value::Computed(self.vars[name].clone()),
         };
         if let Some(Key::Name(wanted)) = key {
             let wanted = wanted.to_ascii_lowercase();
-            return self
-                .vars
-                .get_key_value(&wanted)
-                .filter(|(name, _)| !self.is_excluded(rule, link, None, name))
-                .map(|(name, _)| vec![candidate(name)])
-                .unwrap_or_default();
+            let named = self.vars.get_key_value(&wanted);
+            out.extend(
+                named
+                    .filter(|(name, _)| !self.is_excluded(rule, link, None, name))
+                    .map(|(name, _)| candidate(name)),
+            );
+            return;
         }
         let mut names: Vec<&String> = self
             .vars
@@ -464,7 +463,7 @@ impl<'s> Transaction<'s> {
             .filter(|name| key_matches(key, name) && !self.is_excluded(rule, link, None, name))
             .collect();
         names.sort();
-        names.into_iter().map(candidate).collect()
+        out.extend(names.into_iter().map(candidate));
     }
 
     fn is_excluded(&self, rule: &Rule, link: &Link, source: Option<Source>, name: &str) -> bool {

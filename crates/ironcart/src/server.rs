@@ -42,6 +42,16 @@ pub fn signing_key_dir(data_dir: &Path) -> std::path::PathBuf {
 }
 
 pub async fn build_state(parts: StateParts) -> anyhow::Result<AppState> {
+    let waf = crate::edge::waf::build(&parts.settings.waf).context("cannot load the WAF rules")?;
+    build_state_with_waf(parts, waf).await
+}
+
+/// As [`build_state`], with a firewall the caller built (the WAF benchmark compares
+/// rule sets, and no rules at all, in one process).
+pub async fn build_state_with_waf(
+    parts: StateParts,
+    waf: ironcart_waf::Waf,
+) -> anyhow::Result<AppState> {
     crate::bootstrap::create_private_dir(&parts.data_dir)?;
     parts
         .store
@@ -60,7 +70,6 @@ pub async fn build_state(parts: StateParts) -> anyhow::Result<AppState> {
     let hasher = Arc::new(PasswordHasher::default());
     warm_dummy_hash(&hasher).await;
     let token_config = TokenConfig::new(parts.public_url.clone(), TOKEN_AUDIENCE);
-    let waf = crate::edge::waf::build(&parts.settings.waf).context("cannot load the WAF rules")?;
     let mut limits = RateLimits::new(&parts.settings.rate_limits);
     let mut bans = Bans::new(parts.settings.bans.clone(), &parts.settings.trusted_proxies);
     if let Some(url) = &parts.settings.redis_url {

@@ -8,6 +8,9 @@
 //! imitated, and `encoded_request` stages are decoded and parsed. The CRS
 //! is configured the way its regression suite documents: detection-only,
 //! paranoia 4, its argument and file size limits.
+//!
+//! Each stage also keeps the bytes go-ftw would put on the wire, so the
+//! same cases can be replayed over HTTP (`ironcart`'s `crs_http` example).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -23,7 +26,7 @@ pub const REGRESSION_DIR: &str = concat!(
 );
 
 /// The configuration the CRS regression suite expects (its rule 900005).
-const SUITE_SETUP: &str = r#"SecAction "id:900005,phase:1,pass,nolog,\
+pub const SUITE_SETUP: &str = r#"SecAction "id:900005,phase:1,pass,nolog,\
     ctl:ruleRemoveById=910000,\
     setvar:tx.blocking_paranoia_level=4,\
     setvar:tx.crs_validate_utf8_encoding=1,\
@@ -98,6 +101,20 @@ impl Tally {
     pub fn no_expect_rate(&self) -> f64 {
         rate(self.no_expect_pass, self.no_expect_total)
     }
+
+    /// One line of the per-family report.
+    #[allow(dead_code)] // the in-process test asserts, it does not print rows
+    pub fn print_row(&self, label: &str) {
+        println!(
+            "{label:<7} {:>5}/{:<5} {:>6.1}%      {:>5}/{:<5} {:>6.1}%",
+            self.expect_pass,
+            self.expect_total,
+            self.expect_rate(),
+            self.no_expect_pass,
+            self.no_expect_total,
+            self.no_expect_rate()
+        );
+    }
 }
 
 fn rate(pass: usize, total: usize) -> f64 {
@@ -118,7 +135,53 @@ pub fn run_suite(waf: &Waf, prefixes: &[&str]) -> Vec<CaseResult> {
 /// As [`run_suite`]; with `audit`, also counts regex matches the prefilter
 /// would have skipped (slow: every skipped regex is run).
 pub fn run_suite_with(waf: &Waf, prefixes: &[&str], audit: bool) -> Vec<CaseResult> {
-    let mut results = Vec::new();
+    stages(prefixes)
+        .iter()
+        .map(|stage| run_stage(waf, stage, audit))
+        .collect()
+}
+
+/// One go-ftw stage with an id expectation.
+#[derive(Debug, Clone)]
+pub struct Stage {
+    pub family: String,
+    /// `<rule>-<test_id>`, e.g. `942100-3`.
+    pub test: String,
+    pub expect: Vec<u32>,
+    pub no_expect: Vec<u32>,
+    pub request: RawRequest,
+}
+
+impl Stage {
+    /// The outcome, given the rule ids that fired for this stage's request.
+    pub fn result(&self, got: Vec<u32>) -> CaseResult {
+        CaseResult {
+            family: self.family.clone(),
+            test: self.test.clone(),
+            missing: self
+                .expect
+                .iter()
+                .copied()
+                .filter(|id| !got.contains(id))
+                .collect(),
+            unexpected: self
+                .no_expect
+                .iter()
+                .copied()
+                .filter(|id| got.contains(id))
+                .collect(),
+            expect: self.expect.clone(),
+            no_expect: self.no_expect.clone(),
+            got,
+            prefilter_misses: 0,
+        }
+    }
+}
+
+/// Every stage with an id expectation in the families whose folder starts
+/// with one of `prefixes`, in file and test order.
+pub fn stages(prefixes: &[&str]) -> Vec<Stage> {
+    let mut stages = Vec::new();
     for file in yaml_files(prefixes) {
         let text = std::fs::read_to_string(&file).expect("readable test file");
         let document: Value = serde_yaml::from_str(&text).expect("valid YAML");
@@ -131,13 +194,11 @@ pub fn run_suite_with(waf: &Waf, prefixes: &[&str], audit: bool) -> Vec<CaseResu
             let test_id = scalar(&test["test_id"]);
             for stage in test["stages"].as_sequence().into_iter().flatten() {
                 let name = format!("{rule}-{test_id}");
-                if let Some(result) = run_stage(waf, stage, &family, &name, audit) {
-                    results.push(result);
-                }
+                stages.extend(read_stage(stage, &family, &name));
             }
         }
     }
-    results
+    stages
 }
 
 fn yaml_files(prefixes: &[&str]) -> Vec<PathBuf> {
@@ -195,21 +256,33 @@ fn ids(value: &Value) -> Vec<u32> {
 }
 
 /// A request as raw parts, owned so a `Request` can borrow it.
-struct RawRequest {
-    method: String,
-    target: String,
-    version: String,
-    headers: Vec<(String, Vec<u8>)>,
-    body: Vec<u8>,
+#[derive(Debug, Clone)]
+pub struct RawRequest {
+    pub method: String,
+    pub target: String,
+    pub version: String,
+    pub headers: Vec<(String, Vec<u8>)>,
+    pub body: Vec<u8>,
+    /// The bytes go-ftw sends: `encoded_request` verbatim (malformed ones
+    /// included), else the request line, headers and data as given.
+    #[allow(dead_code)] // read by the HTTP replay only
+    pub wire: Vec<u8>,
 }
 
-fn run_stage(
-    waf: &Waf,
-    stage: &Value,
-    family: &str,
-    test: &str,
-    audit: bool,
-) -> Option<CaseResult> {
+impl RawRequest {
+    /// The engine's view of this request.
+    pub fn to_request(&self) -> Request<'_> {
+        let mut request = Request::new(&self.method, &self.target)
+            .version(&self.version)
+            .body(&self.body);
+        for (name, value) in &self.headers {
+            request.push_header(name, value);
+        }
+        request
+    }
+}
+
+fn read_stage(stage: &Value, family: &str, test: &str) -> Option<Stage> {
     let log = &stage["output"]["log"];
     let expect = ids(&log["expect_ids"]);
     let no_expect = ids(&log["no_expect_ids"]);
@@ -217,40 +290,27 @@ fn run_stage(
         return None;
     }
     let input = &stage["input"];
-    let raw = match input["encoded_request"].as_str() {
+    let request = match input["encoded_request"].as_str() {
         Some(encoded) => decode_raw_request(encoded)?,
         None => stage_request(input),
     };
-    let mut request = Request::new(&raw.method, &raw.target)
-        .version(&raw.version)
-        .body(&raw.body);
-    for (name, value) in &raw.headers {
-        request.push_header(name, value);
-    }
-    let got = waf.inspect(&request, &Context::anonymous()).rule_ids();
-    let prefilter_misses = if audit {
-        waf.prefilter_misses(&request, &Context::anonymous())
-    } else {
-        0
-    };
-    Some(CaseResult {
+    Some(Stage {
         family: family.to_owned(),
         test: test.to_owned(),
-        missing: expect
-            .iter()
-            .copied()
-            .filter(|id| !got.contains(id))
-            .collect(),
-        unexpected: no_expect
-            .iter()
-            .copied()
-            .filter(|id| got.contains(id))
-            .collect(),
         expect,
         no_expect,
-        got,
-        prefilter_misses,
+        request,
     })
+}
+
+fn run_stage(waf: &Waf, stage: &Stage, audit: bool) -> CaseResult {
+    let request = stage.request.to_request();
+    let got = waf.inspect(&request, &Context::anonymous()).rule_ids();
+    let mut result = stage.result(got);
+    if audit {
+        result.prefilter_misses = waf.prefilter_misses(&request, &Context::anonymous());
+    }
+    result
 }
 
 fn stage_request(input: &Value) -> RawRequest {
@@ -282,12 +342,27 @@ fn stage_request(input: &Value) -> RawRequest {
             headers.push(("Content-Type".to_owned(), form));
         }
     }
+    let (method, target, version) = (
+        text_or("method", "GET"),
+        text_or("uri", "/"),
+        text_or("version", "HTTP/1.1"),
+    );
+    let mut wire = format!("{method} {target} {version}\r\n").into_bytes();
+    for (name, value) in &headers {
+        wire.extend_from_slice(name.as_bytes());
+        wire.extend_from_slice(b": ");
+        wire.extend_from_slice(value);
+        wire.extend_from_slice(b"\r\n");
+    }
+    wire.extend_from_slice(b"\r\n");
+    wire.extend_from_slice(&body);
     RawRequest {
-        method: text_or("method", "GET"),
-        target: text_or("uri", "/"),
-        version: text_or("version", "HTTP/1.1"),
+        method,
+        target,
+        version,
         headers,
         body,
+        wire,
     }
 }
 
@@ -313,6 +388,7 @@ fn decode_raw_request(encoded: &str) -> Option<RawRequest> {
         version,
         headers,
         body,
+        wire: bytes,
     })
 }
 

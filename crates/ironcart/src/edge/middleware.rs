@@ -1,12 +1,14 @@
 //! Response guards: security headers on everything, and a problem document for any
 //! error response that left the stack without one (404s, 405s, limits, timeouts).
 
-use axum::extract::Request;
+use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::Response;
 
 use super::error::{PROBLEM_JSON, problem_response};
+use super::router::JSON_BODY_LIMIT;
+use crate::app::AppState;
 
 /// Headers every response carries. API responses are never cached: they are
 /// personal or change with stock; the JWKS route sets its own public cache policy.
@@ -83,7 +85,10 @@ fn describe(status: StatusCode) -> (&'static str, &'static str) {
     }
 }
 
-/// The fallback for unknown paths.
-pub async fn not_found() -> Response {
-    problem_response(StatusCode::NOT_FOUND, "not-found", "Not found", None, &[])
+/// The fallback for unknown paths: inspected by the WAF first, so probes are seen.
+pub async fn not_found(State(app): State<AppState>, request: Request) -> Response {
+    match super::waf::inspect(&app, request, JSON_BODY_LIMIT).await {
+        Ok(_) => problem_response(StatusCode::NOT_FOUND, "not-found", "Not found", None, &[]),
+        Err(refusal) => refusal,
+    }
 }

@@ -121,7 +121,7 @@ impl SecuredRouter {
             .route_layer(middleware::from_fn(move |request: Request, next: Next| {
                 let state = state.clone();
                 async move {
-                    match super::waf::inspect(&state, request).await {
+                    match super::waf::inspect(&state, request, options.body_limit).await {
                         Ok(request) => {
                             super::auth::authorize(&state, access, options.limit, request, next)
                                 .await

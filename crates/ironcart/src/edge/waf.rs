@@ -2,8 +2,9 @@
 //! a declared route and method is inspected, after authentication (so exclusions can
 //! depend on the caller's role) and before authorization and the handler, by the
 //! `ironcart-waf` rule engine: the embedded API rule set by default, OWASP CRS 4 with
-//! `--waf-rules DIR`. Unknown paths (404) and methods (405) never reach a handler and
-//! are answered before inspection.
+//! `--waf-rules DIR`. Requests to unknown paths are inspected too (then answered
+//! 404), so probes and scanners become security events; undeclared methods on
+//! declared paths (405) are answered before inspection.
 //!
 //! A blocked request gets a 403 problem that carries the request id and nothing
 //! about the rules. Every verdict with matches, blocking or not, becomes a security
@@ -124,10 +125,15 @@ fn version_text(version: Version) -> &'static str {
     }
 }
 
-/// Inspects the request: the request with its body restored, or the refusal.
-pub async fn inspect(app: &AppState, request: Request) -> Result<Request, Response> {
+/// Inspects the request, reading at most `body_limit` bytes of body: the request
+/// with its body restored, or the refusal.
+pub async fn inspect(
+    app: &AppState,
+    request: Request,
+    body_limit: usize,
+) -> Result<Request, Response> {
     let (parts, body) = request.into_parts();
-    let Ok(bytes) = to_bytes(body, super::router::IMPORT_BODY_LIMIT).await else {
+    let Ok(bytes) = to_bytes(body, body_limit).await else {
         return Err(ApiError::PayloadTooLarge.into_response());
     };
     let verdict = {

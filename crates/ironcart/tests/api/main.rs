@@ -13,11 +13,17 @@ mod catalog;
 mod checkout;
 mod cli;
 mod common;
+#[allow(dead_code)] // the side-by-side with ModSecurity is the example's
+#[path = "../support/crs_over_http.rs"]
+mod crs_over_http;
 mod dlp;
 mod drain;
 mod e2e;
 mod encryption;
 mod exfil;
+#[allow(dead_code)] // the in-process runner is ironcart-waf's
+#[path = "../../../ironcart-waf/tests/support/ftw.rs"]
+mod ftw;
 mod limits;
 mod logs;
 mod openapi;
