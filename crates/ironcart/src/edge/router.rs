@@ -296,6 +296,9 @@ pub fn build(state: AppState) -> Router {
         .fallback(guards::not_found)
         .layer(
             ServiceBuilder::new()
+                // Outermost, so that bans, limits, shedding and panics answer with
+                // the same security headers as everything else.
+                .layer(middleware::from_fn(guards::security_headers))
                 .layer(CatchPanicLayer::custom(|_| {
                     axum::response::IntoResponse::into_response(super::ApiError::internal(
                         anyhow::anyhow!("handler panicked"),
@@ -320,7 +323,6 @@ pub fn build(state: AppState) -> Router {
                     state.clone(),
                     context::limit_by_address,
                 ))
-                .layer(middleware::from_fn(guards::security_headers))
                 .layer(middleware::from_fn(guards::problem_for_bare_errors))
                 .layer(middleware::from_fn_with_state(
                     state.clone(),

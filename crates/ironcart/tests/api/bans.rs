@@ -61,6 +61,9 @@ async fn assert_blocked(response: reqwest::Response) {
         .to_str()
         .unwrap()
         .to_owned();
+    // Refused before everything else, yet dressed like every other response.
+    assert_eq!(response.headers()["x-content-type-options"], "nosniff");
+    assert_eq!(response.headers()["x-frame-options"], "DENY");
     let problem = assert_problem(response, StatusCode::FORBIDDEN).await;
     assert_eq!(problem["type"], "/problems/address-blocked");
     assert_eq!(problem["title"], "Address blocked");
