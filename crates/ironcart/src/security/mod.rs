@@ -2,6 +2,7 @@
 //! primitives (passwords, tokens, secrets) live in the `ironcart-security` crate.
 
 pub mod audit;
+pub mod hashing;
 pub mod ratelimit;
 pub mod rbac;
 pub mod shared;
