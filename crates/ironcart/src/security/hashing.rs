@@ -62,6 +62,8 @@ impl HashingPool {
     pub fn start(settings: HashingSettings) -> std::io::Result<Self> {
         let threads = settings.threads.max(1);
         let (jobs, queue) = flume::unbounded::<Job>();
+        // Shortcoming: the threads run at normal OS priority, so a flood still costs the
+        // catalog's tail latency (p99 2.37x, docs/PERFORMANCE.md); a lower priority is untried.
         for index in 0..threads {
             let queue = queue.clone();
             std::thread::Builder::new()
