@@ -5,7 +5,9 @@
 #   2. the same while a distributed login flood offers ten times the hashing capacity;
 #   3. checkouts per second on PostgreSQL (examples/checkout_load.rs);
 #   4. resident memory of one instance holding 10,000 idle keep-alive connections
-#      (measured before the flood).
+#      (measured before the flood), and its resident memory before and after the flood;
+#   5. field encryption on the checkout path against a plaintext baseline measured
+#      in the same run (examples/checkout_encryption.rs, SQLite file and PostgreSQL).
 # The instance runs as when scaled out: PostgreSQL, a private Redis, plain HTTP
 # behind a (here absent) proxy trusted at 127.0.0.1. Results go to stdout; see
 # docs/PERFORMANCE.md for recorded figures.
@@ -18,8 +20,9 @@ PG="${IRONCART_BENCH_POSTGRES:-postgres://postgres@127.0.0.1:5432}"
 DURATION="${DURATION:-10}"
 [ "$DURATION" -le 30 ] || DURATION=30
 CATALOG="../shared/data/catalogs/shopify-apparel.csv"
-# Login capacity: one Argon2id verification is ~15.5 ms of one core (MEASURED.md), so
-# ~100 a second on two cores. The flood offers ten times that.
+# Login capacity: one Argon2id verification is ~15.5 ms of one core (MEASURED.md), and
+# the instance hashes on one thread fewer than the cores (one on two cores), so ~64
+# logins a second. The flood offers 1000 a second, over ten times that.
 FLOOD_CONNECTIONS=400
 FLOOD_DELAY_MS=400   # 400 connections x (1000 / 400 ms) = 1000 logins/s offered
 
@@ -28,7 +31,8 @@ for tool in wrk redis-server psql python3 curl; do
 done
 
 echo "== release build"
-cargo build --release --locked -q -p ironcart --bin ironcart --example bare --example checkout_load
+cargo build --release --locked -q -p ironcart --bin ironcart --example bare --example checkout_load \
+  --example checkout_encryption
 BIN=target/release/ironcart
 EXAMPLES=target/release/examples
 
@@ -124,9 +128,11 @@ read -r BARE_RPS BARE_P50 BARE_P99 < <(summarise "$WORK/bare.txt")
 read -r FULL_RPS FULL_P50 FULL_P99 < <(summarise "$WORK/full.txt")
 
 rss() { awk '/VmRSS/ {printf "%.1f MiB", $2 / 1024}' "/proc/$APP_PID/status"; }
+RSS_START=$(rss)
 echo "== 4. 10,000 idle keep-alive connections (before the flood: the flood's hashing grows the heap)"
 IDLE=$(python3 bench/idle_connections.py "$APP_PORT" "$APP_PID" 10000 12)
 
+RSS_BEFORE_FLOOD=$(rss)
 echo "== 2. catalog under a login flood ($FLOOD_CONNECTIONS connections, ${FLOOD_DELAY_MS} ms apart each)"
 wrk -t1 -c"$FLOOD_CONNECTIONS" -d"$((DURATION + 3))s" --timeout 10s -s bench/login_flood.lua \
   "$APP/api/v1/auth/login" -- "$FLOOD_DELAY_MS" >"$WORK/flood.txt" &
@@ -152,6 +158,10 @@ VARIANT=$(curl -sf "$APP/api/v1/admin/products" -H "authorization: Bearer $ADMIN
   -d '{"handle":"bench-mug","title":"Bench mug","published":true,"variants":[{"sku":"BENCH-1","price":1250,"inventory_quantity":10000000}]}' \
   | python3 -c 'import json, sys; print(json.load(sys.stdin)["variants"][0]["id"])')
 CHECKOUT=$("$EXAMPLES/checkout_load" "$APP" "$VARIANT" 32 "$DURATION")
+RSS_AFTER_CHECKOUTS=$(rss)
+
+echo "== 5. field encryption on the checkout path"
+ENCRYPTION=$(IRONCART_BENCH_POSTGRES="$PG" "$EXAMPLES/checkout_encryption" 300)
 
 
 echo
@@ -169,4 +179,5 @@ PY
 echo "login flood: ${FLOOD_RPS} answered/s, ${FLOOD_TOTAL} requests; ${FLOOD_STATUSES} (401: password checked, 503: hashing busy, 429: limited)"
 echo "$CHECKOUT"
 echo "$IDLE"
-echo "instance VmRSS after the login flood: $RSS_AFTER_FLOOD; after the checkouts: $(rss)"
+echo "instance VmRSS: after the catalog runs $RSS_START; before the login flood (after the idle connections closed) $RSS_BEFORE_FLOOD; after the flood $RSS_AFTER_FLOOD; after the checkouts $RSS_AFTER_CHECKOUTS"
+echo "$ENCRYPTION"

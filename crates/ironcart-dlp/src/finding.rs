@@ -84,7 +84,7 @@ pub fn scan(text: &str) -> Vec<Finding> {
     add(Kind::ApiKey, secrets::prefixed_key_spans(text));
     add(Kind::ApiKey, secrets::assigned_secret_spans(text));
     add(Kind::PaymentCard, numbers::card_spans(text, Edges::Strict));
-    add(Kind::Ssn, numbers::ssn_spans(text));
+    add(Kind::Ssn, numbers::ssn_spans(text, Edges::Strict));
     resolve_overlaps(text, candidates)
 }
 

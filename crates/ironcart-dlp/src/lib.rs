@@ -11,6 +11,8 @@
 //!   with a [`Policy`] that masks or blocks per kind and allowlists the
 //!   paths where a kind is expected.
 //! - [`contains_card_number`]: the ingress check for free-text fields.
+//! - [`json_may_contain_findings`]: a pre-screen over a JSON document's
+//!   bytes that tells clean documents apart without parsing them.
 //!
 //! Detection favours precision on the kinds of text a shop produces (order
 //! ids, SKUs, UUIDs, prices, timestamps, phone numbers) while catching the
@@ -29,8 +31,10 @@
 mod finding;
 mod json;
 pub mod numbers;
+mod prescreen;
 pub mod secrets;
 
 pub use finding::{Finding, Kind, contains_card_number, mask, scan};
 pub use json::{Action, FindingAt, JsonPath, JsonPathError, Policy, blocked, scan_json};
 pub use numbers::{CardBrand, card_brand, ssn_valid};
+pub use prescreen::json_may_contain_findings;

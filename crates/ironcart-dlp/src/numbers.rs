@@ -120,6 +120,9 @@ pub(crate) enum Edges {
     /// letters count as boundaries; only digits, decimals and `-`/`.` links
     /// to other digits disqualify.
     Ingress,
+    /// Pre-screening a document's encoded form ([`crate::prescreen`]): nothing
+    /// counts as glued, so every finding of the decoded text is found there too.
+    Loose,
 }
 
 /// One maximal run of digit groups.
@@ -236,6 +239,7 @@ fn glued(bytes: &[u8], next: Option<usize>, beyond: Option<usize>, edges: Edges)
         && beyond.is_some_and(|b| match edges {
             Edges::Strict => b.is_ascii_alphanumeric(),
             Edges::Ingress => b.is_ascii_digit(),
+            Edges::Loose => false,
         });
     touching || linked
 }
@@ -305,7 +309,7 @@ pub fn ssn_valid(area: u16, group: u8, serial: u16) -> bool {
 /// or `ddd dd dddd`, not continued by a fourth group with the same
 /// separator (that is a longer number). Nine digits without separators are
 /// not flagged: too many identifiers and amounts look like that.
-pub(crate) fn ssn_spans(text: &str) -> Vec<Range<usize>> {
+pub(crate) fn ssn_spans(text: &str, edges: Edges) -> Vec<Range<usize>> {
     let number = |span: &Range<usize>| -> u16 {
         text.as_bytes()[span.clone()]
             .iter()
@@ -315,7 +319,7 @@ pub(crate) fn ssn_spans(text: &str) -> Vec<Range<usize>> {
             })
     };
     let mut spans = Vec::new();
-    for run in runs(text, Edges::Strict) {
+    for run in runs(text, edges) {
         for first in 0..run.groups.len().saturating_sub(2) {
             let last = first + 2;
             let separator = run.separators[first];

@@ -141,7 +141,7 @@ type VendorFormat = (&'static str, fn(u8) -> bool, usize);
 
 /// Vendor token formats. They are documented by their vendors and rarely
 /// collide with anything else.
-const PREFIXED: &[VendorFormat] = &[
+pub(crate) const PREFIXED: &[VendorFormat] = &[
     // Stripe secret and restricted keys, and webhook signing secrets.
     ("sk_live_", alphanumeric, 16),
     ("sk_test_", alphanumeric, 16),
@@ -161,6 +161,9 @@ const PREFIXED: &[VendorFormat] = &[
     // Google API keys.
     ("AIza", is_token_byte, 35),
 ];
+
+/// Prefixes of AWS access key ids.
+pub(crate) const AWS_PREFIXES: [&str; 2] = ["AKIA", "ASIA"];
 
 fn alphanumeric(byte: u8) -> bool {
     byte.is_ascii_alphanumeric()
@@ -186,7 +189,7 @@ pub(crate) fn prefixed_key_spans(text: &str) -> Vec<Range<usize>> {
         }
     }
     // AWS access key ids: exactly AKIA/ASIA + 16 of [A-Z0-9], standing alone.
-    for prefix in ["AKIA", "ASIA"] {
+    for prefix in AWS_PREFIXES {
         for (start, _) in text.match_indices(prefix) {
             let end = start + 20;
             let alone = (start == 0 || !is_token_byte(bytes[start - 1]))
@@ -202,7 +205,7 @@ pub(crate) fn prefixed_key_spans(text: &str) -> Vec<Range<usize>> {
 /// Names whose value is a credential: any identifier ending in one of these
 /// (case-insensitive), such as `api_key`, `apiKey`, `access_token`,
 /// `client_secret`.
-const SECRET_NAME_SUFFIXES: &[&str] = &["key", "token", "secret"];
+pub(crate) const SECRET_NAME_SUFFIXES: &[&str] = &["key", "token", "secret"];
 
 /// Name fragments that mark a key-like name as public or as a mere handle
 /// (`public_key`, `publishable_key`, `idempotency_key`, `next_page_token`,

@@ -19,8 +19,8 @@ pub mod secret;
 pub mod tokens;
 
 pub use password::{
-    PasswordHashError, PasswordHashParams, PasswordHasher, PasswordPolicy, PasswordRejection,
-    Verification,
+    HashMemory, PasswordHashError, PasswordHashParams, PasswordHasher, PasswordPolicy,
+    PasswordRejection, Verification,
 };
 pub use random::RandomnessUnavailable;
 pub use secret::{SecretString, constant_time_eq};

@@ -3,11 +3,11 @@
 //! Argon2 runs are kept few: most tests use a cheap hasher, and only the ones
 //! about the default (OWASP) parameters pay for them.
 
-use argon2::password_hash::{PasswordHasher as _, SaltString};
+use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use ironcart_security::{
-    PasswordHashError, PasswordHashParams, PasswordHasher, PasswordPolicy, PasswordRejection,
-    SecretString, Verification,
+    HashMemory, PasswordHashError, PasswordHashParams, PasswordHasher, PasswordPolicy,
+    PasswordRejection, SecretString, Verification,
 };
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
@@ -89,6 +89,42 @@ fn argon2i_hash_with_current_costs_still_needs_rehash() -> TestResult {
     assert_eq!(
         hasher.verify(&secret("legacy password"), &phc)?,
         Verification::Valid { needs_rehash: true }
+    );
+    Ok(())
+}
+
+#[test]
+fn one_reused_memory_serves_hashes_of_any_cost_and_interoperates() -> TestResult {
+    let old = PasswordHasher::new(OLD_PARAMS)?;
+    let current = PasswordHasher::default();
+    let mut memory = HashMemory::new();
+    let current_phc = current.hash_with(&mut memory, &secret("reused memory, first"))?;
+    assert_eq!(memory.size(), 19_456 * 1024);
+    let old_phc = old.hash_with(&mut memory, &secret("reused memory, second"))?;
+    assert_eq!(
+        memory.size(),
+        19_456 * 1024,
+        "a smaller cost uses a part of it"
+    );
+
+    // What argon2 itself computes for these hashes agrees.
+    let argon2 = Argon2::default();
+    argon2.verify_password(b"reused memory, first", &PasswordHash::new(&current_phc)?)?;
+    argon2.verify_password(b"reused memory, second", &PasswordHash::new(&old_phc)?)?;
+
+    for (hasher, phc, password) in [
+        (&current, &current_phc, "reused memory, first"),
+        (&current, &old_phc, "reused memory, second"),
+        (&old, &old_phc, "reused memory, second"),
+    ] {
+        let right = hasher.verify_with(&mut memory, &secret(password), phc)?;
+        assert!(matches!(right, Verification::Valid { .. }), "{phc}");
+        let wrong = hasher.verify_with(&mut memory, &secret("not it"), phc)?;
+        assert_eq!(wrong, Verification::Invalid, "{phc}");
+    }
+    assert_eq!(
+        current.verify_unknown_user_with(&mut memory, &secret("reused memory, first"))?,
+        Verification::Invalid
     );
     Ok(())
 }

@@ -6,12 +6,12 @@ use std::time::Duration;
 
 use ironcart_security::password::PasswordHasher;
 use ironcart_security::tokens::{SigningKeys, TokenConfig};
-use tokio::sync::Semaphore;
 
 use crate::clock::Clock;
 use crate::domain::payments::PaymentProvider;
 use crate::edge::auth::Principal;
 use crate::security::audit::SecurityEvents;
+use crate::security::hashing::{HashingPool, HashingSettings};
 use crate::security::ratelimit::{LimitClass, Limited, RateLimitSettings, RateLimits};
 use crate::security::rbac::Policy;
 use crate::store::Store;
@@ -19,10 +19,6 @@ use ipnet::IpNet;
 
 /// Lifetime of a refresh token (and so of an idle session).
 pub const REFRESH_TTL_SECS: i64 = 14 * 24 * 3600;
-/// Concurrent Argon2 computations; each holds ~19 MiB and a core for ~15 ms.
-pub const PASSWORD_HASH_SLOTS: usize = 4;
-/// How long a login waits for a hashing slot before the server answers 503.
-pub const PASSWORD_HASH_WAIT: Duration = Duration::from_secs(2);
 
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -39,6 +35,8 @@ pub struct Settings {
     pub waf: crate::edge::waf::WafSettings,
     /// Intrusion prevention: detector thresholds, ban length, never-banned addresses.
     pub bans: crate::security::bans::BanSettings,
+    /// Threads that hash passwords, and how long a login waits for one (then 503).
+    pub password_hashing: HashingSettings,
 }
 
 impl Default for Settings {
@@ -52,6 +50,7 @@ impl Default for Settings {
             redis_url: None,
             waf: crate::edge::waf::WafSettings::default(),
             bans: crate::security::bans::BanSettings::default(),
+            password_hashing: HashingSettings::default(),
         }
     }
 }
@@ -83,7 +82,7 @@ pub struct AppInner {
     pub payments: Arc<dyn PaymentProvider>,
     pub clock: Clock,
     pub settings: Settings,
-    pub hash_slots: Semaphore,
+    pub hashing: HashingPool,
     pub limits: RateLimits,
     pub bans: Arc<crate::security::bans::Bans>,
     pub egress_policy: ironcart_dlp::Policy,

@@ -11,13 +11,13 @@ use axum_server::Handle;
 use axum_server::tls_rustls::RustlsConfig;
 use ironcart_security::password::PasswordHasher;
 use ironcart_security::tokens::{SigningKeys, TokenConfig};
-use tokio::sync::Semaphore;
 
-use crate::app::{AppInner, AppState, PASSWORD_HASH_SLOTS, Settings};
+use crate::app::{AppInner, AppState, Settings};
 use crate::clock::Clock;
 use crate::domain::payments::PaymentProvider;
 use crate::security::audit::SecurityEvents;
 use crate::security::bans::Bans;
+use crate::security::hashing::HashingPool;
 use crate::security::ratelimit::RateLimits;
 use crate::security::rbac::Policy;
 use crate::store::{KEY_RELOAD_INTERVAL, KekSource, Store};
@@ -68,7 +68,9 @@ pub async fn build_state_with_waf(
         );
     }
     let hasher = Arc::new(PasswordHasher::default());
-    warm_dummy_hash(&hasher).await;
+    let hashing = HashingPool::start(parts.settings.password_hashing)
+        .context("cannot start the password hashing threads")?;
+    warm_dummy_hash(&hashing, &hasher).await;
     let token_config = TokenConfig::new(parts.public_url.clone(), TOKEN_AUDIENCE);
     let mut limits = RateLimits::new(&parts.settings.rate_limits);
     let mut bans = Bans::new(parts.settings.bans.clone(), &parts.settings.trusted_proxies);
@@ -93,19 +95,21 @@ pub async fn build_state_with_waf(
         payments: parts.payments,
         clock: parts.clock,
         settings: parts.settings,
-        hash_slots: Semaphore::new(PASSWORD_HASH_SLOTS),
+        hashing,
         openapi: OnceLock::new(),
     }))
 }
 
 /// Computes the unknown-user dummy hash once now, so the first login for an unknown
 /// email is not slower than the others (which would tell it apart).
-async fn warm_dummy_hash(hasher: &Arc<PasswordHasher>) {
+async fn warm_dummy_hash(hashing: &HashingPool, hasher: &Arc<PasswordHasher>) {
     let hasher = hasher.clone();
-    let _ = tokio::task::spawn_blocking(move || {
-        hasher.verify_unknown_user(&ironcart_security::SecretString::from("warm-up"))
-    })
-    .await;
+    let _ = hashing
+        .run(move |memory| {
+            hasher
+                .verify_unknown_user_with(memory, &ironcart_security::SecretString::from("warm-up"))
+        })
+        .await;
 }
 
 /// Re-reads the data keys periodically, so a key added by `ironcart keys rotate` in

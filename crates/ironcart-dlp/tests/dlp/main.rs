@@ -6,6 +6,7 @@
 mod cards;
 mod credentials;
 mod json_documents;
+mod prescreen;
 mod properties;
 mod ssns;
 

@@ -6,12 +6,17 @@
 //! [`PasswordHasher::verify_unknown_user`] on a blocking thread**
 //! (`tokio::task::spawn_blocking`), never directly on an async worker, and
 //! should bound how many run at once.
+//!
+//! Each call needs its memory-cost buffer (19 MiB by default). The plain methods
+//! allocate it per call; the `*_with` methods take a [`HashMemory`] the caller
+//! keeps, so a fixed set of hashing threads reuses one buffer each instead of
+//! leaving freed 19 MiB blocks in the allocator's per-thread arenas.
 
 use std::fmt;
 use std::sync::OnceLock;
 
-use argon2::password_hash::{self, PasswordHash, PasswordVerifier, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::password_hash::{self, Output, ParamsString, PasswordHash, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
@@ -106,16 +111,34 @@ impl PasswordHasher {
     /// Hashes `password` (its NFC form) with a fresh 16-byte salt and returns
     /// the PHC string to store, e.g. `$argon2id$v=19$m=19456,t=2,p=1$…$…`.
     pub fn hash(&self, password: &SecretString) -> Result<String, PasswordHashError> {
+        self.hash_with(&mut HashMemory::new(), password)
+    }
+
+    /// As [`hash`](Self::hash), computing in `memory`.
+    pub fn hash_with(
+        &self,
+        memory: &mut HashMemory,
+        password: &SecretString,
+    ) -> Result<String, PasswordHashError> {
         let salt_bytes = random_bytes::<SALT_BYTES>()?;
         let salt =
             SaltString::encode_b64(salt_bytes.as_ref()).map_err(|_| PasswordHashError::Hashing)?;
         let phc = with_nfc(password.expose_secret(), |normalized| {
-            argon2::password_hash::PasswordHasher::hash_password(
+            let output = compute(
                 &self.argon2,
+                &self.params,
+                memory,
                 normalized.as_bytes(),
-                &salt,
-            )
-            .map(|hash| hash.to_string())
+                salt_bytes.as_ref(),
+            )?;
+            let hash = PasswordHash {
+                algorithm: Algorithm::Argon2id.ident(),
+                version: Some(Version::V0x13.into()),
+                params: ParamsString::try_from(&self.params)?,
+                salt: Some(salt.as_salt()),
+                hash: Some(output),
+            };
+            Ok::<_, password_hash::Error>(hash.to_string())
         });
         phc.map_err(|_| PasswordHashError::Hashing)
     }
@@ -128,15 +151,26 @@ impl PasswordHasher {
         password: &SecretString,
         phc: &str,
     ) -> Result<Verification, PasswordHashError> {
+        self.verify_with(&mut HashMemory::new(), password, phc)
+    }
+
+    /// As [`verify`](Self::verify), computing in `memory`.
+    pub fn verify_with(
+        &self,
+        memory: &mut HashMemory,
+        password: &SecretString,
+        phc: &str,
+    ) -> Result<Verification, PasswordHashError> {
         let stored = parse_stored_hash(phc)?;
         let outcome = with_nfc(password.expose_secret(), |normalized| {
-            self.argon2.verify_password(normalized.as_bytes(), &stored)
+            recompute(memory, normalized.as_bytes(), &stored)
         });
         match outcome {
-            Ok(()) => Ok(Verification::Valid {
+            // `Output`'s equality is constant-time.
+            Ok(output) if Some(output) == stored.hash => Ok(Verification::Valid {
                 needs_rehash: self.needs_rehash(&stored),
             }),
-            Err(password_hash::Error::Password) => Ok(Verification::Invalid),
+            Ok(_) => Ok(Verification::Invalid),
             Err(_) => Err(PasswordHashError::MalformedHash),
         }
     }
@@ -151,8 +185,17 @@ impl PasswordHasher {
         &self,
         password: &SecretString,
     ) -> Result<Verification, PasswordHashError> {
+        self.verify_unknown_user_with(&mut HashMemory::new(), password)
+    }
+
+    /// As [`verify_unknown_user`](Self::verify_unknown_user), computing in `memory`.
+    pub fn verify_unknown_user_with(
+        &self,
+        memory: &mut HashMemory,
+        password: &SecretString,
+    ) -> Result<Verification, PasswordHashError> {
         let reference = self.unknown_user_hash()?;
-        let outcome = self.verify(password, reference)?;
+        let outcome = self.verify_with(memory, password, reference)?;
         // Keep the optimiser from treating the verification as dead code.
         std::hint::black_box(outcome);
         Ok(Verification::Invalid)
@@ -205,6 +248,88 @@ impl fmt::Debug for PasswordHasher {
             .field("p_cost", &self.params.p_cost())
             .finish_non_exhaustive()
     }
+}
+
+/// The Argon2 working memory of one hash at a time, kept by a thread that hashes
+/// repeatedly so that each hash reuses it. It holds data derived from the last
+/// password until the next hash overwrites it (as freed heap memory would).
+#[derive(Default)]
+pub struct HashMemory {
+    blocks: Vec<Block>,
+}
+
+impl HashMemory {
+    /// An empty buffer; it grows to the cost of the first hash computed in it.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The first `count` blocks, growing the buffer if it is smaller.
+    fn blocks(&mut self, count: usize) -> &mut [Block] {
+        if self.blocks.len() < count {
+            self.blocks.resize(count, Block::default());
+        }
+        &mut self.blocks[..count]
+    }
+
+    /// Bytes held.
+    pub fn size(&self) -> usize {
+        self.blocks.len() * Block::SIZE
+    }
+}
+
+impl fmt::Debug for HashMemory {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HashMemory")
+            .field("bytes", &self.size())
+            .finish()
+    }
+}
+
+/// Argon2 output of `password` and raw `salt` under `params`, computed in `memory`.
+fn compute(
+    argon2: &Argon2<'_>,
+    params: &Params,
+    memory: &mut HashMemory,
+    password: &[u8],
+    salt: &[u8],
+) -> Result<Output, password_hash::Error> {
+    let output_len = params.output_len().unwrap_or(Params::DEFAULT_OUTPUT_LEN);
+    Output::init_with(output_len, |out| {
+        argon2
+            .hash_password_into_with_memory(
+                password,
+                salt,
+                out,
+                memory.blocks(params.block_count()),
+            )
+            .map_err(password_hash::Error::from)
+    })
+}
+
+/// The output `password` gives under the algorithm, version, costs and salt
+/// recorded in `stored`.
+fn recompute(
+    memory: &mut HashMemory,
+    password: &[u8],
+    stored: &PasswordHash<'_>,
+) -> Result<Output, password_hash::Error> {
+    let algorithm = Algorithm::try_from(stored.algorithm)?;
+    let version = stored
+        .version
+        .map(Version::try_from)
+        .transpose()?
+        .unwrap_or_default();
+    let params = Params::try_from(stored)?;
+    let mut salt_buffer = [0u8; 64];
+    let salt = stored
+        .salt
+        .ok_or(password_hash::Error::SaltInvalid(
+            password_hash::errors::InvalidValue::Malformed,
+        ))?
+        .decode_b64(&mut salt_buffer)?;
+    let argon2 = Argon2::new(algorithm, version, params.clone());
+    compute(&argon2, &params, memory, password, salt)
 }
 
 /// Parses a stored PHC string, insisting on an Argon2 variant, a salt and an

@@ -11,7 +11,7 @@
 mod hasher;
 mod policy;
 
-pub use hasher::{PasswordHashError, PasswordHashParams, PasswordHasher, Verification};
+pub use hasher::{HashMemory, PasswordHashError, PasswordHashParams, PasswordHasher, Verification};
 pub use policy::{PasswordPolicy, PasswordRejection};
 
 use unicode_normalization::{UnicodeNormalization, is_nfc};

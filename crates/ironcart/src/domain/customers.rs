@@ -7,11 +7,11 @@
 use serde::Serialize;
 use unicode_normalization::UnicodeNormalization;
 
-use ironcart_security::password::{PasswordPolicy, Verification};
+use ironcart_security::password::{HashMemory, PasswordPolicy, Verification};
 use ironcart_security::secret::SecretString;
 use ironcart_security::tokens::{hash_refresh_token, new_refresh_token};
 
-use crate::app::{AppState, PASSWORD_HASH_WAIT, REFRESH_TTL_SECS};
+use crate::app::{AppState, REFRESH_TTL_SECS};
 use crate::security::audit::{AuditEvent, Outcome};
 use crate::store::{RefreshOutcome, StoreError, UserRecord};
 
@@ -89,28 +89,20 @@ pub struct TokenPair {
     pub expires_in: i64,
 }
 
-/// Runs one password hash or verification on a blocking thread, waiting briefly for
-/// one of a bounded number of slots so a login flood cannot starve other requests.
+/// Runs one password hash or verification on a hashing thread, waiting briefly for
+/// a free one so a login flood cannot starve other requests.
 async fn with_hash_slot<T, F>(app: &AppState, work: F) -> Result<T, AccountError>
 where
-    F: FnOnce() -> T + Send + 'static,
+    F: FnOnce(&mut HashMemory) -> T + Send + 'static,
     T: Send + 'static,
 {
-    let permit = tokio::time::timeout(PASSWORD_HASH_WAIT, app.hash_slots.acquire())
-        .await
-        .map_err(|_| AccountError::Busy)?
-        .map_err(|_| AccountError::Busy)?;
-    let result = tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|e| AccountError::Internal(e.into()))?;
-    drop(permit);
-    Ok(result)
+    app.hashing.run(work).await.map_err(|_| AccountError::Busy)
 }
 
 async fn hash_password(app: &AppState, password: &SecretString) -> Result<String, AccountError> {
     let hasher = app.hasher.clone();
     let password = password.clone();
-    with_hash_slot(app, move || hasher.hash(&password))
+    with_hash_slot(app, move |memory| hasher.hash_with(memory, &password))
         .await?
         .map_err(|e| AccountError::Internal(anyhow::anyhow!("password hashing failed: {e}")))
 }
@@ -202,11 +194,17 @@ async fn verify(
     let secret = password.clone();
     let Some(user) = user else {
         // The outcome is always Invalid; only the time spent matters here.
-        let _ = with_hash_slot(app, move || hasher.verify_unknown_user(&secret)).await?;
+        let _ = with_hash_slot(app, move |memory| {
+            hasher.verify_unknown_user_with(memory, &secret)
+        })
+        .await?;
         return Ok(None);
     };
     let stored = user.password_hash.clone();
-    let outcome = with_hash_slot(app, move || hasher.verify(&secret, &stored)).await?;
+    let outcome = with_hash_slot(app, move |memory| {
+        hasher.verify_with(memory, &secret, &stored)
+    })
+    .await?;
     match outcome {
         Ok(Verification::Valid { needs_rehash }) if user.status == "active" => {
             Ok(Some((user.clone(), needs_rehash)))

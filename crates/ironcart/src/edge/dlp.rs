@@ -4,13 +4,18 @@
 //! shows at most its last four digits) or, for key material, the response is
 //! replaced by a 500 problem; either way a security event names the kinds and JSON
 //! paths, never the values.
+//!
+//! Every byte of a JSON body is read by a pre-screen
+//! ([`ironcart_dlp::json_may_contain_findings`]); only a body in which it sees
+//! something a detector could start from is parsed and scanned in full. Most
+//! responses (a catalog page, an empty cart) are cleared by the pre-screen alone.
 
 use axum::body::{Body, to_bytes};
 use axum::extract::{Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::Response;
-use ironcart_dlp::{Action, Kind, Policy, blocked, scan_json};
+use ironcart_dlp::{Action, Kind, Policy, blocked, json_may_contain_findings, scan_json};
 
 use super::error::problem_response;
 use crate::app::AppState;
@@ -64,6 +69,9 @@ pub async fn filter_responses(
             &[],
         );
     };
+    if !json_may_contain_findings(&bytes) {
+        return Response::from_parts(parts, Body::from(bytes));
+    }
     let Ok(document) = serde_json::from_slice::<serde_json::Value>(&bytes) else {
         return Response::from_parts(parts, Body::from(bytes));
     };

@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod bans;
+pub mod hashing;
 pub mod ratelimit;
 pub mod rbac;
 pub mod shared;

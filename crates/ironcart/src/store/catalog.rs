@@ -144,42 +144,139 @@ fn product_from_row(row: &AnyRow) -> StoreResult<ProductRecord> {
     })
 }
 
+/// A catalog listing's bound parameters, in the order of [`catalog_filter!`].
+struct PageArgs {
+    pattern: Option<String>,
+    vendor: Option<String>,
+    product_type: Option<String>,
+    tag: Option<String>,
+    unpublished: i64,
+    limit: i64,
+    offset: i64,
+}
+
+type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
+
+impl PageArgs {
+    fn new(query: &CatalogQuery) -> Self {
+        Self {
+            pattern: query.q.as_deref().map(like_pattern),
+            vendor: query.vendor.clone(),
+            product_type: query.product_type.clone(),
+            tag: query.tag.clone(),
+            unpublished: i64::from(query.include_unpublished),
+            limit: query.limit,
+            offset: query.offset,
+        }
+    }
+
+    /// Binds `$1`..`$5`, the filter.
+    fn bind_filter<'q>(&self, query: AnyQuery<'q>) -> AnyQuery<'q> {
+        query
+            .bind(self.pattern.clone())
+            .bind(self.vendor.clone())
+            .bind(self.product_type.clone())
+            .bind(self.tag.clone())
+            .bind(self.unpublished)
+    }
+
+    /// Binds `$1`..`$7`, the filter and the page.
+    fn bind_page<'q>(&self, query: AnyQuery<'q>) -> AnyQuery<'q> {
+        self.bind_filter(query).bind(self.limit).bind(self.offset)
+    }
+}
+
+fn image_from_row(row: &AnyRow) -> StoreResult<(String, Option<String>)> {
+    Ok((row.try_get("src")?, row.try_get("alt")?))
+}
+
+/// Puts variant, tag and image rows (each with a `product_id` column, already in
+/// display order) under their products. Rows of products not in `products` are
+/// ignored: the catalog may change between the queries of one page.
+fn attach_children(
+    products: &mut [ProductRecord],
+    variants: &[AnyRow],
+    tags: &[AnyRow],
+    images: &[AnyRow],
+) -> StoreResult<()> {
+    let index: HashMap<String, usize> = products
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (p.id.clone(), i))
+        .collect();
+    let owner = |row: &AnyRow| -> StoreResult<Option<usize>> {
+        let id: String = row.try_get("product_id")?;
+        Ok(index.get(&id).copied())
+    };
+    for row in variants {
+        if let Some(i) = owner(row)? {
+            products[i].variants.push(variant_from_row(row)?);
+        }
+    }
+    for row in tags {
+        if let Some(i) = owner(row)? {
+            products[i].tags.push(row.try_get("tag")?);
+        }
+    }
+    for row in images {
+        if let Some(i) = owner(row)? {
+            products[i].images.push(image_from_row(row)?);
+        }
+    }
+    Ok(())
+}
+
 impl Store {
-    /// One page of the catalog and the total number of matches.
+    /// One page of the catalog and the total number of matches, in five queries
+    /// whatever the page size: the count, the products, then their variants, tags
+    /// and images, each selected by the page's own filter and paging (`$1`..`$7`).
     pub async fn list_products(
         &self,
         query: &CatalogQuery,
     ) -> StoreResult<(Vec<ProductRecord>, i64)> {
-        let pattern = query.q.as_deref().map(like_pattern);
-        let unpublished = i64::from(query.include_unpublished);
-        let total: i64 = sqlx::query(concat!("SELECT COUNT(*) AS n", catalog_filter!()))
-            .bind(pattern.clone())
-            .bind(query.vendor.clone())
-            .bind(query.product_type.clone())
-            .bind(query.tag.clone())
-            .bind(unpublished)
+        let args = PageArgs::new(query);
+        let total: i64 = args
+            .bind_filter(sqlx::query(concat!(
+                "SELECT COUNT(*) AS n",
+                catalog_filter!()
+            )))
             .fetch_one(&self.pool)
             .await?
             .try_get("n")?;
-        let ids: Vec<String> = sqlx::query(catalog_page!())
-            .bind(pattern)
-            .bind(query.vendor.clone())
-            .bind(query.product_type.clone())
-            .bind(query.tag.clone())
-            .bind(unpublished)
-            .bind(query.limit)
-            .bind(query.offset)
+        let mut products = args
+            .bind_page(sqlx::query(concat!(
+                "SELECT p.*",
+                catalog_filter!(),
+                "ORDER BY p.handle LIMIT $6 OFFSET $7"
+            )))
             .fetch_all(&self.pool)
             .await?
             .iter()
-            .map(|r| r.try_get("id"))
-            .collect::<Result<_, _>>()?;
-        let mut products = Vec::with_capacity(ids.len());
-        for id in &ids {
-            if let Some(product) = self.product_by_id(id).await? {
-                products.push(product);
-            }
+            .map(product_from_row)
+            .collect::<StoreResult<Vec<_>>>()?;
+        if products.is_empty() {
+            return Ok((products, total));
         }
+        let children = |query| args.bind_page(query).fetch_all(&self.pool);
+        let variants = children(sqlx::query(concat!(
+            "SELECT * FROM variants WHERE product_id IN (",
+            catalog_page!(),
+            ") ORDER BY product_id, position, id"
+        )))
+        .await?;
+        let tags = children(sqlx::query(concat!(
+            "SELECT product_id, tag FROM product_tags WHERE product_id IN (",
+            catalog_page!(),
+            ") ORDER BY product_id, position"
+        )))
+        .await?;
+        let images = children(sqlx::query(concat!(
+            "SELECT product_id, src, alt FROM product_images WHERE product_id IN (",
+            catalog_page!(),
+            ") ORDER BY product_id, position"
+        )))
+        .await?;
+        attach_children(&mut products, &variants, &tags, &images)?;
         Ok((products, total))
     }
 
@@ -206,32 +303,28 @@ impl Store {
         }
     }
 
-    async fn complete_product(&self, mut product: ProductRecord) -> StoreResult<ProductRecord> {
-        product.variants =
+    async fn complete_product(&self, product: ProductRecord) -> StoreResult<ProductRecord> {
+        let variants =
             sqlx::query("SELECT * FROM variants WHERE product_id = $1 ORDER BY position, id")
                 .bind(&product.id)
                 .fetch_all(&self.pool)
-                .await?
-                .iter()
-                .map(variant_from_row)
-                .collect::<StoreResult<_>>()?;
-        product.tags =
-            sqlx::query("SELECT tag FROM product_tags WHERE product_id = $1 ORDER BY position")
-                .bind(&product.id)
-                .fetch_all(&self.pool)
-                .await?
-                .iter()
-                .map(|r| r.try_get("tag"))
-                .collect::<Result<_, _>>()?;
-        product.images = sqlx::query(
-            "SELECT src, alt FROM product_images WHERE product_id = $1 ORDER BY position",
+                .await?;
+        let tags = sqlx::query(
+            "SELECT product_id, tag FROM product_tags WHERE product_id = $1 ORDER BY position",
         )
         .bind(&product.id)
         .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(|r| Ok((r.try_get("src")?, r.try_get("alt")?)))
-        .collect::<StoreResult<_>>()?;
+        .await?;
+        let images = sqlx::query(
+            "SELECT product_id, src, alt FROM product_images WHERE product_id = $1 \
+             ORDER BY position",
+        )
+        .bind(&product.id)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut products = [product];
+        attach_children(&mut products, &variants, &tags, &images)?;
+        let [product] = products;
         Ok(product)
     }
 

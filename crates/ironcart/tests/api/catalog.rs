@@ -795,6 +795,29 @@ async fn search_filters_by_vendor_type_and_tag() {
 }
 
 #[tokio::test]
+async fn every_listed_product_is_its_product_page_with_children_in_order() {
+    let app = both_catalogs().await;
+    let pot = app.product("clay-plant-pot").await;
+    assert_eq!(pot["images"].as_array().map(Vec::len), Some(2), "{pot}");
+    assert_eq!(pot["variants"].as_array().map(Vec::len), Some(2), "{pot}");
+    let mut checked = 0;
+    for query in [
+        "per_page=7&page=1",
+        "per_page=7&page=4",
+        "per_page=100",
+        "tag=plants",
+    ] {
+        let page = app.search(query).await;
+        for listed in page["items"].as_array().expect("items") {
+            let handle = listed["handle"].as_str().expect("handle");
+            assert_eq!(listed, &app.product(handle).await, "{query}: {handle}");
+            checked += 1;
+        }
+    }
+    assert!(checked > 40, "{checked}");
+}
+
+#[tokio::test]
 async fn search_pages_through_the_whole_catalog() {
     let app = both_catalogs().await;
     let mut seen = Vec::new();

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use ironcart::app::Settings;
+use ironcart::security::hashing::HashingSettings;
 use ironcart::security::ratelimit::{LimitClass, LimitQuota, RateLimitSettings};
 use reqwest::StatusCode;
 use serde_json::json;
@@ -115,6 +116,49 @@ async fn forwarded_for_from_a_trusted_proxy_is_honoured() {
     assert!(
         audit.iter().any(|e| e["client_ip"] == "198.51.100.3"),
         "security events carry the forwarded client address"
+    );
+}
+
+#[tokio::test]
+async fn logins_beyond_the_hashing_threads_wait_briefly_then_get_503_with_retry_after() {
+    let mut settings = test_settings();
+    settings.password_hashing = HashingSettings {
+        threads: 1,
+        wait: Duration::from_millis(5),
+    };
+    let app = TestApp::spawn_with(settings).await;
+    let attempts = (0..12).map(|n| {
+        let (client, url) = (app.client.clone(), app.url("/api/v1/auth/login"));
+        let body =
+            json!({ "email": format!("flood{n}@example.com"), "password": "wrong password" });
+        async move {
+            client
+                .post(url)
+                .json(&body)
+                .send()
+                .await
+                .expect("login sent")
+        }
+    });
+    let responses = futures_join_all(attempts).await;
+    let mut busy = 0;
+    for response in responses {
+        match response.status() {
+            StatusCode::UNAUTHORIZED => {}
+            StatusCode::SERVICE_UNAVAILABLE => {
+                busy += 1;
+                assert_eq!(response.headers()["retry-after"], "1");
+                assert_problem(response, StatusCode::SERVICE_UNAVAILABLE).await;
+            }
+            other => panic!("unexpected status {other}"),
+        }
+    }
+    assert!(busy > 0, "twelve logins at once on one hashing thread");
+    let after = login_status(&app, "later@example.com", None).await;
+    assert_eq!(
+        after.status(),
+        StatusCode::UNAUTHORIZED,
+        "served again once free"
     );
 }
 
