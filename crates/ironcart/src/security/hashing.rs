@@ -7,7 +7,9 @@
 //! resident set reached 1.26 GB after a flood). Here hashes run on
 //! `threads` dedicated threads, by default one fewer than the cores, so at least
 //! one core stays with the API; each thread keeps one [`HashMemory`] and reuses it.
-//! A caller waits at most `wait` for a free thread, then gets [`Busy`].
+//! The threads run at a lower priority ([`HASHING_NICENESS`]), so under a flood the
+//! scheduler favours the rest of the API. A caller waits at most `wait` for a free
+//! thread, then gets [`Busy`].
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -41,6 +43,19 @@ impl Default for HashingSettings {
     }
 }
 
+/// The nice value of the hashing threads. When the cores are contended (a login
+/// flood), the scheduler gives the API's threads about nine tenths of them; an idle
+/// machine still hashes at full speed.
+pub const HASHING_NICENESS: i32 = 10;
+
+/// Lowers the calling thread's priority to [`HASHING_NICENESS`]. On Linux the nice
+/// value of `setpriority(PRIO_PROCESS, 0)` belongs to the calling thread alone.
+fn lower_priority() {
+    if let Err(err) = rustix::process::setpriority_process(None, HASHING_NICENESS) {
+        tracing::warn!(error = %err, "cannot lower the priority of a password hashing thread");
+    }
+}
+
 /// The hashing threads. They stop when the pool is dropped.
 pub struct HashingPool {
     jobs: flume::Sender<Job>,
@@ -62,13 +77,12 @@ impl HashingPool {
     pub fn start(settings: HashingSettings) -> std::io::Result<Self> {
         let threads = settings.threads.max(1);
         let (jobs, queue) = flume::unbounded::<Job>();
-        // Shortcoming: the threads run at normal OS priority, so a flood still costs the
-        // catalog's tail latency (p99 2.37x, docs/PERFORMANCE.md); a lower priority is untried.
         for index in 0..threads {
             let queue = queue.clone();
             std::thread::Builder::new()
                 .name(format!("password-hash-{index}"))
                 .spawn(move || {
+                    lower_priority();
                     let mut memory = HashMemory::new();
                     while let Ok(job) = queue.recv() {
                         job(&mut memory);
@@ -122,6 +136,18 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     use super::*;
+
+    #[tokio::test]
+    async fn hashing_threads_yield_the_cores_to_the_api_and_only_they_do() {
+        let nice = || rustix::process::getpriority_process(None).unwrap();
+        let caller = nice();
+        let pool = HashingPool::start(HashingSettings::default()).unwrap();
+        assert_eq!(
+            pool.run(move |_| nice()).await,
+            Ok(HASHING_NICENESS.max(caller))
+        );
+        assert_eq!(nice(), caller, "the caller's own thread keeps its priority");
+    }
 
     #[tokio::test]
     async fn callers_beyond_the_threads_wait_then_are_refused() {
