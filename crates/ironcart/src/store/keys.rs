@@ -32,19 +32,23 @@ pub enum EncryptedColumn {
     UserEmail,
     UserName,
     OrderShippingAddress,
+    /// The payment provider's reference of a charge or refund.
+    PaymentReference,
 }
 
 impl EncryptedColumn {
-    pub const ALL: [EncryptedColumn; 3] = [
+    pub const ALL: [EncryptedColumn; 4] = [
         EncryptedColumn::UserEmail,
         EncryptedColumn::UserName,
         EncryptedColumn::OrderShippingAddress,
+        EncryptedColumn::PaymentReference,
     ];
 
     pub fn table(self) -> &'static str {
         match self {
             Self::UserEmail | Self::UserName => "users",
             Self::OrderShippingAddress => "orders",
+            Self::PaymentReference => "payments",
         }
     }
 
@@ -53,6 +57,7 @@ impl EncryptedColumn {
             Self::UserEmail => "email_enc",
             Self::UserName => "name_enc",
             Self::OrderShippingAddress => "shipping_address",
+            Self::PaymentReference => "provider_ref",
         }
     }
 
@@ -65,6 +70,9 @@ impl EncryptedColumn {
             Self::UserName => sqlx::query("SELECT COUNT(*) AS n FROM users WHERE name_enc LIKE $1"),
             Self::OrderShippingAddress => {
                 sqlx::query("SELECT COUNT(*) AS n FROM orders WHERE shipping_address LIKE $1")
+            }
+            Self::PaymentReference => {
+                sqlx::query("SELECT COUNT(*) AS n FROM payments WHERE provider_ref LIKE $1")
             }
         }
     }
@@ -84,6 +92,10 @@ impl EncryptedColumn {
                 "SELECT id, shipping_address AS value FROM orders \
                  WHERE shipping_address NOT LIKE $1 AND id > $2 ORDER BY id LIMIT $3",
             ),
+            Self::PaymentReference => sqlx::query(
+                "SELECT id, provider_ref AS value FROM payments \
+                 WHERE provider_ref NOT LIKE $1 AND id > $2 ORDER BY id LIMIT $3",
+            ),
         }
     }
 
@@ -98,6 +110,9 @@ impl EncryptedColumn {
             }
             Self::OrderShippingAddress => sqlx::query(
                 "UPDATE orders SET shipping_address = $1 WHERE id = $2 AND shipping_address = $3",
+            ),
+            Self::PaymentReference => sqlx::query(
+                "UPDATE payments SET provider_ref = $1 WHERE id = $2 AND provider_ref = $3",
             ),
         }
     }
@@ -216,6 +231,27 @@ pub(crate) async fn encrypt_legacy_rows(
             )
             .map_err(|_| StoreError::Encrypt)?;
         sqlx::query("UPDATE orders SET shipping_address = $1 WHERE id = $2")
+            .bind(sealed)
+            .bind(id)
+            .execute(&mut **tx)
+            .await?;
+    }
+    // Shortcoming: a database keyed before payment references were encrypted keeps them in plaintext, and reads of them fail.
+    let payments =
+        sqlx::query("SELECT id, provider_ref FROM payments WHERE provider_ref NOT LIKE $1")
+            .bind("v1.%")
+            .fetch_all(&mut **tx)
+            .await?;
+    for row in &payments {
+        let id: String = row.try_get("id")?;
+        let reference: String = row.try_get("provider_ref")?;
+        let sealed = ring
+            .encrypt_str(
+                &FieldContext::new("payments", "provider_ref", &id),
+                &reference,
+            )
+            .map_err(|_| StoreError::Encrypt)?;
+        sqlx::query("UPDATE payments SET provider_ref = $1 WHERE id = $2")
             .bind(sealed)
             .bind(id)
             .execute(&mut **tx)
@@ -557,10 +593,18 @@ mod tests {
         .execute(&store.pool)
         .await
         .unwrap();
+        sqlx::query(
+            "INSERT INTO payments (id, order_id, provider, provider_ref, kind, amount, created_at) \
+             VALUES ('p1', 'o1', 'sandbox', 'v1.stale.y', 'charge', 1, 1)",
+        )
+        .execute(&store.pool)
+        .await
+        .unwrap();
         for (column, id) in [
             (EncryptedColumn::UserEmail, user.id.as_str()),
             (EncryptedColumn::UserName, user.id.as_str()),
             (EncryptedColumn::OrderShippingAddress, "o1"),
+            (EncryptedColumn::PaymentReference, "p1"),
         ] {
             let current = stored(&store, column, id).await;
             let stale = column

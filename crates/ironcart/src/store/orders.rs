@@ -225,7 +225,7 @@ impl Store {
             .await?;
         }
         for payment in &order.payments {
-            insert_payment(&mut tx, &order.id, payment).await?;
+            insert_payment(self, &mut tx, &order.id, payment).await?;
         }
         insert_event(
             &mut tx,
@@ -287,25 +287,27 @@ impl Store {
             })
         })
         .collect::<StoreResult<_>>()?;
-        order.payments = sqlx::query(
+        let payments = sqlx::query(
             "SELECT id, provider, provider_ref, kind, amount, created_at FROM payments \
              WHERE order_id = $1 ORDER BY created_at, id",
         )
         .bind(&order.id)
         .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(|r| {
-            Ok(PaymentRecord {
-                id: r.try_get("id")?,
+        .await?;
+        for r in &payments {
+            let id: String = r.try_get("id")?;
+            let sealed_ref: String = r.try_get("provider_ref")?;
+            order.payments.push(PaymentRecord {
+                provider_ref: self
+                    .open("payments", "provider_ref", &id, &sealed_ref)
+                    .await?,
+                id,
                 provider: r.try_get("provider")?,
-                provider_ref: r.try_get("provider_ref")?,
                 kind: r.try_get("kind")?,
                 amount: r.try_get("amount")?,
                 created_at: r.try_get("created_at")?,
-            })
-        })
-        .collect::<StoreResult<_>>()?;
+            });
+        }
         Ok(Some(order))
     }
 
@@ -343,7 +345,7 @@ impl Store {
     /// Records a payment movement (a refund) against an order.
     pub async fn record_payment(&self, order_id: &str, payment: &PaymentRecord) -> StoreResult<()> {
         let mut tx = self.begin_write().await?;
-        insert_payment(&mut tx, order_id, payment).await?;
+        insert_payment(self, &mut tx, order_id, payment).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -376,7 +378,7 @@ impl Store {
             .await?;
         }
         if let Some(refund) = &move_.refund {
-            insert_payment(&mut tx, move_.order_id, refund).await?;
+            insert_payment(self, &mut tx, move_.order_id, refund).await?;
         }
         insert_event(
             &mut tx,
@@ -417,11 +419,19 @@ fn cart_line_from_row(row: &AnyRow) -> StoreResult<CartLine> {
     })
 }
 
+/// The provider's reference is stored encrypted, like the rest of the personal data.
 async fn insert_payment(
+    store: &Store,
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
     order_id: &str,
     payment: &PaymentRecord,
 ) -> StoreResult<()> {
+    let sealed_ref = store.seal(
+        "payments",
+        "provider_ref",
+        &payment.id,
+        &payment.provider_ref,
+    )?;
     sqlx::query(
         "INSERT INTO payments (id, order_id, provider, provider_ref, kind, amount, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -429,7 +439,7 @@ async fn insert_payment(
     .bind(&payment.id)
     .bind(order_id)
     .bind(&payment.provider)
-    .bind(&payment.provider_ref)
+    .bind(sealed_ref)
     .bind(&payment.kind)
     .bind(payment.amount)
     .bind(payment.created_at)

@@ -343,6 +343,7 @@ fn keep_writing(
                 .patch(&line, Some(&token), json!({ "quantity": 1 + round % 5 }))
                 .await;
             assert_eq!(response.status(), StatusCode::OK, "cart write under load");
+            writes.fetch_add(1, Ordering::SeqCst);
             if round % 4 == 0 {
                 let email = format!("during-backup-{round}@example.test");
                 let response = app
@@ -354,8 +355,8 @@ fn keep_writing(
                     .await;
                 assert_eq!(response.status(), StatusCode::CREATED);
                 registered.push(email);
+                writes.fetch_add(1, Ordering::SeqCst);
             }
-            writes.fetch_add(1, Ordering::SeqCst);
         }
         registered
     })
@@ -462,14 +463,24 @@ async fn a_backup_taken_while_serving_restores_every_value_and_tampering_is_refu
     let backups = work.path().join("backups");
     std::fs::create_dir(&backups).expect("backups dir");
     let file = backups.join("store.ibk");
-    let writes_at_start = writes.load(Ordering::SeqCst);
-    let made = run({
-        let mut c = ironcart(&["backup", path_arg(&file), "--data-dir", path_arg(&data_dir)]);
-        c.env("USER", "backup-operator");
-        c
-    })
-    .await;
-    let writes_during = writes.load(Ordering::SeqCst) - writes_at_start;
+    // On a loaded machine a short backup may see no write land while it runs; take
+    // it again then (the assertion below still demands one that did).
+    let mut attempts = 0;
+    let (made, writes_during) = loop {
+        attempts += 1;
+        let _ = std::fs::remove_file(&file);
+        let writes_at_start = writes.load(Ordering::SeqCst);
+        let made = run({
+            let mut c = ironcart(&["backup", path_arg(&file), "--data-dir", path_arg(&data_dir)]);
+            c.env("USER", "backup-operator");
+            c
+        })
+        .await;
+        let writes_during = writes.load(Ordering::SeqCst) - writes_at_start;
+        if writes_during > 0 || attempts == 5 {
+            break (made, writes_during);
+        }
+    };
     stop.store(true, Ordering::SeqCst);
     let registered_during = writer.await.expect("writer");
     let made = result_json(&made);
@@ -523,8 +534,15 @@ async fn a_backup_taken_while_serving_restores_every_value_and_tampering_is_refu
 
     // Recorded in the audit trail: who, which file, how big.
     let events = app.audit_events("backup.created").await;
-    assert_eq!(events.len(), 1, "{events:?}");
-    let event = &events[0];
+    assert_eq!(
+        events.len(),
+        attempts,
+        "one event per backup taken: {events:?}"
+    );
+    let event = events
+        .iter()
+        .find(|e| e["details"]["sha256"] == made["sha256"])
+        .expect("the kept backup's event");
     assert_eq!(event["outcome"], "success");
     assert_eq!(event["target"], path_arg(&file));
     assert_eq!(event["details"]["bytes"], bytes.len() as u64);

@@ -181,13 +181,27 @@ async fn personal_data_is_never_stored_in_plaintext() {
     let stored: Value = app.get(&path, Some(&token)).await.json().await.unwrap();
     assert_eq!(stored["shipping_address"]["line1"], LINE1);
     assert_eq!(stored["shipping_address"]["city"], CITY);
+    let charge = stored["payments"][0]["reference"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(stored["payments"][0]["kind"], "charge");
+    assert!(charge.len() >= 12, "{charge:?}");
 
     let bytes = everything_stored(&app).await;
     // The scan sees the data: the user and order ids are there in the clear.
     let user_id = profile["id"].as_str().unwrap();
     assert!(contains(&bytes, user_id), "the scan missed the users table");
     assert!(contains(&bytes, order["id"].as_str().unwrap()));
-    for secret in [email.as_str(), NAME, LINE1, CITY, POSTAL, "quenneville"] {
+    for secret in [
+        email.as_str(),
+        NAME,
+        LINE1,
+        CITY,
+        POSTAL,
+        "quenneville",
+        &charge,
+    ] {
         assert!(
             !contains(&bytes, secret),
             "{secret:?} is stored in plaintext"
@@ -389,7 +403,12 @@ async fn key_rotation_under_concurrent_writes_loses_nothing_and_the_old_key_reti
     }
     let old_key = app.state.store.keyring().unwrap().primary_key_id().clone();
     let before = app.state.store.values_under_key(&old_key).await.unwrap();
-    assert_eq!(before, 6 * 2 + 2, "every value starts under the first key");
+    // Six accounts (email, name), two orders (address) and their two charges.
+    assert_eq!(
+        before,
+        6 * 2 + 2 + 2,
+        "every value starts under the first key"
+    );
 
     let mut writers = Vec::new();
     for token in profiles.clone() {
@@ -466,7 +485,8 @@ async fn key_rotation_under_concurrent_writes_loses_nothing_and_the_old_key_reti
         .unwrap();
     assert_eq!((old.state, old.values), ("active", Some(0)));
     let total: u64 = status.keys.iter().filter_map(|k| k.values).sum();
-    assert_eq!(total, 6 * 2 + orders);
+    // Each account has an email and a name; each order an address and its charge.
+    assert_eq!(total, 6 * 2 + 2 * orders);
 
     // Retirement waits until every server has reloaded the keys, then succeeds.
     let early = app.state.store.retire_data_key(old_key.as_str()).await;
