@@ -216,46 +216,35 @@ pub(crate) async fn encrypt_legacy_rows(
         .await
         .map_err(StoreError::from_write)?;
     }
-    let orders =
-        sqlx::query("SELECT id, shipping_address FROM orders WHERE shipping_address NOT LIKE $1")
-            .bind("v1.%")
-            .fetch_all(&mut **tx)
-            .await?;
-    for row in &orders {
-        let id: String = row.try_get("id")?;
-        let address: String = row.try_get("shipping_address")?;
-        let sealed = ring
-            .encrypt_str(
-                &FieldContext::new("orders", "shipping_address", &id),
-                &address,
-            )
-            .map_err(|_| StoreError::Encrypt)?;
-        sqlx::query("UPDATE orders SET shipping_address = $1 WHERE id = $2")
-            .bind(sealed)
-            .bind(id)
-            .execute(&mut **tx)
-            .await?;
-    }
     // Shortcoming: a database keyed before payment references were encrypted keeps them in plaintext, and reads of them fail.
-    let payments =
-        sqlx::query("SELECT id, provider_ref FROM payments WHERE provider_ref NOT LIKE $1")
+    for column in [
+        EncryptedColumn::OrderShippingAddress,
+        EncryptedColumn::PaymentReference,
+    ] {
+        let rows = column
+            .batch_not_like()
             .bind("v1.%")
+            .bind(String::new())
+            .bind(i64::MAX)
             .fetch_all(&mut **tx)
             .await?;
-    for row in &payments {
-        let id: String = row.try_get("id")?;
-        let reference: String = row.try_get("provider_ref")?;
-        let sealed = ring
-            .encrypt_str(
-                &FieldContext::new("payments", "provider_ref", &id),
-                &reference,
-            )
-            .map_err(|_| StoreError::Encrypt)?;
-        sqlx::query("UPDATE payments SET provider_ref = $1 WHERE id = $2")
-            .bind(sealed)
-            .bind(id)
-            .execute(&mut **tx)
-            .await?;
+        for row in &rows {
+            let id: String = row.try_get("id")?;
+            let plaintext: String = row.try_get("value")?;
+            let sealed = ring
+                .encrypt_str(
+                    &FieldContext::new(column.table(), column.column(), &id),
+                    &plaintext,
+                )
+                .map_err(|_| StoreError::Encrypt)?;
+            column
+                .compare_and_set()
+                .bind(sealed)
+                .bind(id)
+                .bind(plaintext)
+                .execute(&mut **tx)
+                .await?;
+        }
     }
     Ok(())
 }
@@ -557,6 +546,61 @@ mod tests {
             .await
             .unwrap();
         store
+    }
+
+    /// Rows stored before field encryption existed are sealed when the first keys are
+    /// made, in every encrypted column.
+    #[tokio::test]
+    async fn the_first_keys_seal_every_legacy_plaintext_value() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+        let store = Store::connect(&url).await.unwrap();
+        sqlx::query(
+            "INSERT INTO users (id, email, name, password_hash, created_at, updated_at) \
+             VALUES ('u1', 'legacy@example.com', 'Lena Legacy', 'h', 1, 1)",
+        )
+        .execute(&store.pool)
+        .await
+        .unwrap();
+        sqlx::query(
+            "INSERT INTO orders (id, user_id, status, currency, subtotal, total, \
+             shipping_address, idempotency_key, request_hash, created_at, updated_at) \
+             VALUES ('o1', 'u1', 'paid', 'USD', 1, 1, '{\"line1\":\"1 Old Road\"}', 'k', 'h', 1, 1)",
+        )
+        .execute(&store.pool)
+        .await
+        .unwrap();
+        sqlx::query(
+            "INSERT INTO payments (id, order_id, provider, provider_ref, kind, amount, created_at) \
+             VALUES ('p1', 'o1', 'sandbox', 'ch_legacy_reference', 'charge', 1, 1)",
+        )
+        .execute(&store.pool)
+        .await
+        .unwrap();
+        store
+            .unlock(&KekSource::default_file(dir.path()), Clock::System)
+            .await
+            .unwrap();
+        let ring = store.keyring().unwrap();
+        for (column, id, plaintext) in [
+            (EncryptedColumn::UserEmail, "u1", "legacy@example.com"),
+            (EncryptedColumn::UserName, "u1", "Lena Legacy"),
+            (
+                EncryptedColumn::OrderShippingAddress,
+                "o1",
+                "{\"line1\":\"1 Old Road\"}",
+            ),
+            (
+                EncryptedColumn::PaymentReference,
+                "p1",
+                "ch_legacy_reference",
+            ),
+        ] {
+            let sealed = stored(&store, column, id).await;
+            assert!(sealed.starts_with("v1."), "{column:?}: {sealed}");
+            let context = FieldContext::new(column.table(), column.column(), id);
+            assert_eq!(ring.decrypt_str(&context, &sealed).unwrap(), plaintext);
+        }
     }
 
     async fn stored(store: &Store, column: EncryptedColumn, id: &str) -> String {
