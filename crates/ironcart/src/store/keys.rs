@@ -562,21 +562,13 @@ mod tests {
         .execute(&store.pool)
         .await
         .unwrap();
-        sqlx::query(
-            "INSERT INTO orders (id, user_id, status, currency, subtotal, total, \
-             shipping_address, idempotency_key, request_hash, created_at, updated_at) \
-             VALUES ('o1', 'u1', 'paid', 'USD', 1, 1, '{\"line1\":\"1 Old Road\"}', 'k', 'h', 1, 1)",
+        order_o1_with_charge_p1(
+            &store,
+            "u1",
+            "{\"line1\":\"1 Old Road\"}",
+            "ch_legacy_reference",
         )
-        .execute(&store.pool)
-        .await
-        .unwrap();
-        sqlx::query(
-            "INSERT INTO payments (id, order_id, provider, provider_ref, kind, amount, created_at) \
-             VALUES ('p1', 'o1', 'sandbox', 'ch_legacy_reference', 'charge', 1, 1)",
-        )
-        .execute(&store.pool)
-        .await
-        .unwrap();
+        .await;
         store
             .unlock(&KekSource::default_file(dir.path()), Clock::System)
             .await
@@ -601,6 +593,28 @@ mod tests {
             let context = FieldContext::new(column.table(), column.column(), id);
             assert_eq!(ring.decrypt_str(&context, &sealed).unwrap(), plaintext);
         }
+    }
+
+    /// Order `o1` of `user_id` and its charge `p1`, with the raw column values given.
+    async fn order_o1_with_charge_p1(store: &Store, user_id: &str, address: &str, reference: &str) {
+        sqlx::query(
+            "INSERT INTO orders (id, user_id, status, currency, subtotal, total, \
+             shipping_address, idempotency_key, request_hash, created_at, updated_at) \
+             VALUES ('o1', $1, 'paid', 'USD', 1, 1, $2, 'k', 'h', 1, 1)",
+        )
+        .bind(user_id.to_owned())
+        .bind(address.to_owned())
+        .execute(&store.pool)
+        .await
+        .unwrap();
+        sqlx::query(
+            "INSERT INTO payments (id, order_id, provider, provider_ref, kind, amount, created_at) \
+             VALUES ('p1', 'o1', 'sandbox', $1, 'charge', 1, 1)",
+        )
+        .bind(reference.to_owned())
+        .execute(&store.pool)
+        .await
+        .unwrap();
     }
 
     async fn stored(store: &Store, column: EncryptedColumn, id: &str) -> String {
@@ -628,22 +642,7 @@ mod tests {
             .create_user("cas@example.com", "Before", "hash", &[], 1)
             .await
             .unwrap();
-        sqlx::query(
-            "INSERT INTO orders (id, user_id, status, currency, subtotal, total, \
-             shipping_address, idempotency_key, request_hash, created_at, updated_at) \
-             VALUES ('o1', $1, 'paid', 'USD', 1, 1, 'v1.stale.x', 'k', 'h', 1, 1)",
-        )
-        .bind(user.id.clone())
-        .execute(&store.pool)
-        .await
-        .unwrap();
-        sqlx::query(
-            "INSERT INTO payments (id, order_id, provider, provider_ref, kind, amount, created_at) \
-             VALUES ('p1', 'o1', 'sandbox', 'v1.stale.y', 'charge', 1, 1)",
-        )
-        .execute(&store.pool)
-        .await
-        .unwrap();
+        order_o1_with_charge_p1(&store, &user.id, "v1.stale.x", "v1.stale.y").await;
         for (column, id) in [
             (EncryptedColumn::UserEmail, user.id.as_str()),
             (EncryptedColumn::UserName, user.id.as_str()),

@@ -217,8 +217,13 @@ fn flip(envelope: &str, at: usize) -> String {
 }
 
 async fn user_column(db: &sqlx::AnyPool, id: &str, column: &str) -> String {
-    let sql = format!("SELECT {column} AS v FROM users WHERE id = $1");
-    sqlx::query(&sql)
+    let sql = match column {
+        "email_enc" => "SELECT email_enc AS v FROM users WHERE id = $1",
+        "name_enc" => "SELECT name_enc AS v FROM users WHERE id = $1",
+        "email_index" => "SELECT email_index AS v FROM users WHERE id = $1",
+        other => panic!("no query for users.{other}"),
+    };
+    sqlx::query(sql)
         .bind(id)
         .fetch_one(db)
         .await
@@ -227,8 +232,13 @@ async fn user_column(db: &sqlx::AnyPool, id: &str, column: &str) -> String {
 }
 
 async fn set_user_column(db: &sqlx::AnyPool, id: &str, column: &str, value: &str) {
-    let sql = format!("UPDATE users SET {column} = $1 WHERE id = $2");
-    let done = sqlx::query(&sql)
+    let sql = match column {
+        "email_enc" => "UPDATE users SET email_enc = $1 WHERE id = $2",
+        "name_enc" => "UPDATE users SET name_enc = $1 WHERE id = $2",
+        "email_index" => "UPDATE users SET email_index = $1 WHERE id = $2",
+        other => panic!("no query for users.{other}"),
+    };
+    let done = sqlx::query(sql)
         .bind(value)
         .bind(id)
         .execute(db)
